@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the servers the integration tests start themselves (Debian's postgresql and
+# redis-server) when they are missing. The test harness starts and stops them; nothing runs here.
+set -euo pipefail
+need=()
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need+=(postgresql)
+command -v redis-server >/dev/null || need+=(redis-server)
+[ ${#need[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing ${need[*]} for the integration tests"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
