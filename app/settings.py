@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     seed_file: Path | None = None  # a policy document imported and promoted into an empty store
     auto_migrate: bool = True  # run Alembic to head on start-up (embedded mode)
     instance_id: str = Field(default_factory=_default_instance_id)
+    region: str = "global"  # the region this replica reports in its heartbeat
     heartbeat_interval_s: float = Field(default=10.0, gt=0)
     db_timeout_s: float = Field(default=5.0, gt=0)
 

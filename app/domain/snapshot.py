@@ -17,6 +17,7 @@ Condition values are TEXT (as in `pkg_rule_conditions.value`); engines decode th
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Mapping
@@ -125,3 +126,40 @@ def native_checksum(
         },
     }
     return hashlib.sha256(canonical_json(payload)).hexdigest()
+
+
+def snapshot_to_dict(snapshot: PKGSnapshotData) -> dict[str, Any]:
+    """A JSON-ready dict of everything a snapshot holds (the last-known-good cache format)."""
+    return {
+        "id": snapshot.id,
+        "version": snapshot.version,
+        "engine": snapshot.engine,
+        "wasm_artifact": (
+            base64.b64encode(snapshot.wasm_artifact).decode("ascii")
+            if snapshot.wasm_artifact is not None
+            else None
+        ),
+        "checksum": snapshot.checksum,
+        "rules": snapshot.rules,
+        "env": snapshot.env,
+        "entrypoint": snapshot.entrypoint,
+        "subtask_types": {name: dict(spec) for name, spec in snapshot.subtask_types.items()},
+        "notes": snapshot.notes,
+    }
+
+
+def snapshot_from_dict(data: Mapping[str, Any]) -> PKGSnapshotData:
+    """The inverse of `snapshot_to_dict`; the caller verifies the checksum."""
+    artifact = data.get("wasm_artifact")
+    return PKGSnapshotData(
+        id=int(data["id"]),
+        version=str(data["version"]),
+        engine=str(data["engine"]),
+        wasm_artifact=base64.b64decode(artifact) if artifact is not None else None,
+        checksum=data.get("checksum"),
+        rules=list(data.get("rules") or []),
+        env=str(data.get("env") or "prod"),
+        entrypoint=data.get("entrypoint"),
+        subtask_types=dict(data.get("subtask_types") or {}),
+        notes=data.get("notes"),
+    )

@@ -31,3 +31,25 @@ class ChangeFeed(Protocol):
     async def publish(self, message: ChangeMessage) -> None: ...
 
     async def close(self) -> None: ...
+
+
+FeedAdapter = Callable[[object], "ChangeFeed | None"]
+FEED_ADAPTERS: list[FeedAdapter] = []
+
+
+def register_feed_adapter(adapter: FeedAdapter) -> None:
+    """Adapters teach the manager to wrap a raw client (e.g. a redis.asyncio.Redis, as the seed
+    passes it) into a ChangeFeed, without the services importing any adapter."""
+    FEED_ADAPTERS.append(adapter)
+
+
+def adapt_feed(client: object) -> ChangeFeed | None:
+    if client is None:
+        return None
+    if all(hasattr(client, name) for name in ("listen", "publish", "close", "connected")):
+        return client  # type: ignore[return-value]  # duck-typed ChangeFeed
+    for adapter in FEED_ADAPTERS:
+        feed = adapter(client)
+        if feed is not None:
+            return feed
+    raise TypeError(f"cannot use {type(client).__name__} as a change feed")

@@ -1,0 +1,73 @@
+"""Reading request bodies fast (orjson) with problem+json errors that name the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from starlette.responses import Response
+
+from app.domain.document import load_policy_text
+from app.domain.errors import DocumentError, FactsError, FieldError
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+FACTS_BODY_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "Task facts: tags, signals, context, and any other keys",
+                    "properties": {
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                        "signals": {"type": "object", "additionalProperties": {"type": "number"}},
+                        "context": {"type": "object"},
+                    },
+                },
+                "example": {
+                    "tags": ["vip", "allergy_nuts"],
+                    "signals": {"urgency": 0.9},
+                    "context": {"domain": "hotel_ops", "task_type": "guest_request"},
+                },
+            }
+        },
+    }
+}
+
+
+class JSONResponse(Response):
+    """orjson: the /evaluate response is rendered in microseconds, not tens of them."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+async def read_facts(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        facts = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FactsError("body", f"not valid JSON: {exc}") from exc
+    if not isinstance(facts, dict):
+        raise FactsError("body", f"task facts must be a JSON object, not {type(facts).__name__}")
+    return facts
+
+
+async def read_document(request: Request) -> dict[str, Any]:
+    """A policy document in JSON or YAML (by Content-Type; JSON is the default)."""
+    raw = await request.body()
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if content_type in YAML_TYPES:
+        return load_policy_text(raw.decode("utf-8", "replace"))
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DocumentError([FieldError("document", f"not valid JSON: {exc}")]) from exc
+    if not isinstance(document, dict):
+        raise DocumentError([FieldError("document", "a policy document must be an object")])
+    return document

@@ -1,0 +1,102 @@
+"""Canary lanes (deployments) and device telemetry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from starlette.responses import Response
+
+from app.api.auth import AdminRole, ReaderRole
+from app.api.deps import GovernanceDep
+from app.api.schemas import DeploymentPatch, DeploymentRequest, DeploymentResponse, HeartbeatRequest
+
+router = APIRouter(tags=["fleet"])
+DeviceId = Annotated[str, Path(min_length=1, max_length=200, examples=["door:D-1510"])]
+
+
+@router.get("/deployments", response_model=list[DeploymentResponse])
+async def list_deployments(
+    governance: GovernanceDep,
+    _role: ReaderRole,
+    target: str | None = None,
+    region: str | None = None,
+    active_only: bool = True,
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = await governance.client.get_deployments(
+        target=target, region=region, active_only=active_only
+    )
+    return rows
+
+
+@router.post("/deployments", status_code=201, response_model=DeploymentResponse,
+             summary="Open a canary lane: route `percent` % of a target/region to a version")
+async def create_deployment(
+    body: DeploymentRequest, governance: GovernanceDep, _role: AdminRole
+) -> dict[str, Any]:
+    return await governance.create_deployment(
+        snapshot_version=body.version,
+        target=body.target,
+        region=body.region,
+        percent=body.percent,
+        is_active=body.is_active,
+    )
+
+
+@router.patch("/deployments/{deployment_id}", response_model=DeploymentResponse)
+async def update_deployment(
+    deployment_id: int, body: DeploymentPatch, governance: GovernanceDep, _role: AdminRole
+) -> dict[str, Any]:
+    return await governance.update_deployment(
+        deployment_id,
+        percent=body.percent,
+        is_active=body.is_active,
+        snapshot_version=body.version,
+    )
+
+
+@router.get("/deployments/coverage", summary="Devices on each lane's snapshot vs all devices")
+async def coverage(
+    governance: GovernanceDep,
+    _role: ReaderRole,
+    target: str | None = None,
+    region: str | None = None,
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = await governance.client.get_deployment_coverage(
+        target=target, region=region
+    )
+    return rows
+
+
+@router.post("/devices/{device_id}/heartbeat", status_code=204,
+             summary="A device reports which snapshot it runs")
+async def heartbeat(
+    device_id: DeviceId, body: HeartbeatRequest, governance: GovernanceDep, _role: ReaderRole
+) -> Response:
+    snapshot_id = body.snapshot_id
+    if snapshot_id is None and body.version:
+        snapshot_id = (await governance.snapshot(body.version)).id
+    await governance.client.update_device_heartbeat(
+        device_id=device_id,
+        device_type=body.device_type,
+        snapshot_id=snapshot_id,
+        version=body.version,
+        region=body.region,
+    )
+    return Response(status_code=204)
+
+
+@router.get("/devices", summary="Device telemetry")
+async def list_devices(
+    governance: GovernanceDep,
+    _role: ReaderRole,
+    device_type: str | None = None,
+    region: str | None = None,
+    version: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[dict[str, Any]]:
+    snapshot_id = (await governance.snapshot(version)).id if version else None
+    rows: list[dict[str, Any]] = await governance.client.get_device_versions(
+        device_type=device_type, region=region, snapshot_id=snapshot_id
+    )
+    return rows[:limit]

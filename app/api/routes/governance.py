@@ -1,0 +1,97 @@
+"""Validation runs, promotions and rollbacks: every write audited, every promotion gated."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from app.api.auth import AdminRole, ReaderRole
+from app.api.deps import GovernanceDep
+from app.api.schemas import (
+    PromotionRequest,
+    PromotionResponse,
+    RollbackRequest,
+    ValidationRunRequest,
+    ValidationRunResponse,
+)
+from app.domain.errors import NotFoundError
+
+router = APIRouter(tags=["governance"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+@router.post(
+    "/validation/runs",
+    status_code=201,
+    response_model=ValidationRunResponse,
+    summary="Run a snapshot's fixtures in a sandbox evaluator and store the report",
+)
+async def run_validation(
+    body: ValidationRunRequest, governance: GovernanceDep, _role: AdminRole
+) -> dict[str, Any]:
+    return await governance.validate(body.version)
+
+
+@router.get("/validation/runs", response_model=list[ValidationRunResponse])
+async def list_validation_runs(
+    governance: GovernanceDep, _role: ReaderRole, version: str | None = None, limit: Limit = 100
+) -> list[dict[str, Any]]:
+    snapshot_id = (await governance.snapshot(version)).id if version else None
+    runs: list[dict[str, Any]] = await governance.client.get_validation_runs(
+        snapshot_id=snapshot_id, limit=limit
+    )
+    return runs
+
+
+@router.get("/validation/runs/{run_id}", response_model=ValidationRunResponse)
+async def read_validation_run(
+    run_id: int, governance: GovernanceDep, _role: ReaderRole
+) -> dict[str, Any]:
+    run: dict[str, Any] | None = await governance.client.get_validation_run(run_id)
+    if run is None:
+        raise NotFoundError(f"validation run {run_id} does not exist")
+    return run
+
+
+@router.post(
+    "/promotions",
+    status_code=201,
+    response_model=PromotionResponse,
+    summary="Make a version the active one of its env (needs a passed validation unless force)",
+)
+async def promote(
+    body: PromotionRequest, governance: GovernanceDep, _role: AdminRole
+) -> dict[str, Any]:
+    return await governance.promote(
+        body.version, actor=body.actor, reason=body.reason, force=body.force, env=body.env
+    )
+
+
+@router.get("/promotions", response_model=list[PromotionResponse], summary="The audit trail")
+async def list_promotions(
+    governance: GovernanceDep,
+    _role: ReaderRole,
+    version: str | None = None,
+    env: str | None = None,
+    limit: Limit = 100,
+) -> list[dict[str, Any]]:
+    snapshot_id = (await governance.snapshot(version)).id if version else None
+    rows: list[dict[str, Any]] = await governance.client.get_promotions(
+        snapshot_id=snapshot_id, env=env, limit=limit
+    )
+    return rows
+
+
+@router.post(
+    "/promotions/rollback",
+    status_code=201,
+    response_model=PromotionResponse,
+    summary="Go back to the version active before the current one (or a named one)",
+)
+async def rollback(
+    body: RollbackRequest, governance: GovernanceDep, _role: AdminRole
+) -> dict[str, Any]:
+    return await governance.rollback(
+        actor=body.actor, reason=body.reason, to_version=body.to_version, env=body.env
+    )

@@ -1,0 +1,183 @@
+"""Snapshots: create from a policy document, list, read, delete, simulate, fixtures."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from app.api.auth import AdminRole, ReaderRole
+from app.api.body import JSONResponse, read_document, read_facts
+from app.api.deps import GovernanceDep, SettingsDep
+from app.api.schemas import (
+    FixtureModel,
+    FixturesRequest,
+    SimulateResponse,
+    SnapshotResponse,
+    SnapshotSummary,
+)
+from app.domain.document import Fixture, document_from_snapshot, parse_policy_document
+from app.domain.errors import NotFoundError
+from app.domain.snapshot import PKGSnapshotData
+
+router = APIRouter(prefix="/snapshots", tags=["snapshots"])
+
+DOCUMENT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A policy document (DESIGN.md §2), as JSON or YAML",
+        "content": {
+            "application/json": {
+                "schema": {"type": "object"},
+                "example": {
+                    "version": "rules@1.4.0",
+                    "env": "prod",
+                    "engine": "native",
+                    "subtask_types": {"escalate": {"default_params": {"level": "normal"}}},
+                    "rules": [
+                        {
+                            "name": "high_priority_vip",
+                            "priority": 10,
+                            "conditions": [{"type": "TAG", "key": "vip", "op": "EXISTS"}],
+                            "emissions": [
+                                {"subtask_type": "escalate", "params": {"level": "high"}}
+                            ],
+                        }
+                    ],
+                    "fixtures": [
+                        {
+                            "name": "vip escalates",
+                            "input": {"tags": ["vip"]},
+                            "expect": {"subtasks": [{"name": "escalate"}]},
+                        }
+                    ],
+                },
+            },
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+def _snapshot_body(
+    snapshot: PKGSnapshotData, fixtures: list[Fixture], summary: dict[str, Any] | None
+) -> dict[str, Any]:
+    info = summary or {}
+    return {
+        "id": snapshot.id,
+        "version": snapshot.version,
+        "env": snapshot.env,
+        "engine": snapshot.engine,
+        "checksum": snapshot.checksum,
+        "entrypoint": snapshot.entrypoint,
+        "notes": snapshot.notes,
+        "is_active": info.get("is_active", False),
+        "created_at": info.get("created_at"),
+        "activated_at": info.get("activated_at"),
+        "rules_count": len(snapshot.rules),
+        "document": document_from_snapshot(snapshot, fixtures),
+    }
+
+
+async def _fixtures(governance: Any, snapshot_id: int) -> list[Fixture]:
+    rows = await governance.client.get_validation_fixtures(snapshot_id)
+    return [Fixture(r["name"], r["input"], r["expect"]) for r in rows]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SnapshotResponse,
+    summary="Create a snapshot from a policy document (JSON or YAML)",
+    openapi_extra=DOCUMENT_BODY,
+)
+async def create_snapshot(
+    request: Request, governance: GovernanceDep, _role: AdminRole
+) -> Response:
+    document = parse_policy_document(await read_document(request))
+    snapshot = await governance.create_snapshot(document)
+    summary = await governance.client.snapshots.get_summary(snapshot.version)
+    body = _snapshot_body(snapshot, list(document.fixtures), summary)
+    return JSONResponse(
+        SnapshotResponse.model_validate(body).model_dump(mode="json"),
+        status_code=201,
+        headers={"Location": f"/snapshots/{snapshot.version}"},
+    )
+
+
+@router.get("", response_model=list[SnapshotSummary], summary="List snapshots, newest first")
+async def list_snapshots(
+    governance: GovernanceDep,
+    _role: ReaderRole,
+    env: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = await governance.client.list_snapshots(
+        env=env, limit=limit, offset=offset
+    )
+    return rows
+
+
+@router.get("/active", response_model=SnapshotResponse, summary="The active snapshot of an env")
+async def active_snapshot(
+    governance: GovernanceDep, settings: SettingsDep, _role: ReaderRole, env: str | None = None
+) -> dict[str, Any]:
+    env = env or settings.env
+    snapshot = await governance.client.snapshots.get_active_snapshot(env)
+    if snapshot is None:
+        raise NotFoundError(f"no active snapshot in env {env}")
+    summary = await governance.client.snapshots.get_summary(snapshot.version)
+    return _snapshot_body(snapshot, await _fixtures(governance, snapshot.id), summary)
+
+
+@router.get("/{version}", response_model=SnapshotResponse, summary="A snapshot, with its rules")
+async def read_snapshot(
+    version: str, governance: GovernanceDep, _role: ReaderRole
+) -> dict[str, Any]:
+    snapshot = await governance.snapshot(version)
+    summary = await governance.client.snapshots.get_summary(version)
+    return _snapshot_body(snapshot, await _fixtures(governance, snapshot.id), summary)
+
+
+@router.delete(
+    "/{version}", status_code=204, summary="Delete a snapshot that was never active"
+)
+async def delete_snapshot(version: str, governance: GovernanceDep, _role: AdminRole) -> Response:
+    await governance.client.delete_snapshot(version)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{version}/simulate",
+    response_model=SimulateResponse,
+    summary="Dry-run facts on any stored version (never changes what is active)",
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "object"}}}}},
+)
+async def simulate(
+    version: str, request: Request, governance: GovernanceDep, _role: ReaderRole
+) -> Response:
+    facts = await read_facts(request)
+    return JSONResponse(await governance.simulate(version, facts))
+
+
+@router.get("/{version}/fixtures", response_model=list[FixtureModel])
+async def list_fixtures(
+    version: str, governance: GovernanceDep, _role: ReaderRole
+) -> list[dict[str, Any]]:
+    snapshot = await governance.snapshot(version)
+    rows: list[dict[str, Any]] = await governance.client.get_validation_fixtures(snapshot.id)
+    return rows
+
+
+@router.post("/{version}/fixtures", status_code=201, response_model=list[FixtureModel])
+async def add_fixtures(
+    version: str, body: FixturesRequest, governance: GovernanceDep, _role: AdminRole
+) -> list[dict[str, Any]]:
+    snapshot = await governance.snapshot(version)
+    fixtures = [Fixture(f.name, f.input, f.expect) for f in body.fixtures]
+    await governance.client.add_fixtures(snapshot.id, fixtures)
+    rows: list[dict[str, Any]] = await governance.client.get_validation_fixtures(snapshot.id)
+    return rows

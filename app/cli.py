@@ -1,0 +1,237 @@
+"""`pkgctl`: run the server, and drive one over HTTP (like `opa` and `cerbosctl`)."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from app.domain.document import load_policy_text, parse_policy_document
+from app.domain.errors import DocumentError
+from app.domain.fixtures import run_fixtures
+from app.services.evaluator import PKGEvaluator
+
+cli = typer.Typer(help="PKG policy service: serve, push, validate, promote, evaluate.",
+                  no_args_is_help=True, add_completion=False)
+
+Url = Annotated[str, typer.Option("--url", envvar="PKG_URL", help="Server base URL")]
+Token = Annotated[str | None, typer.Option("--token", envvar="PKG_TOKEN", show_default=False,
+                                           help="Bearer token (admin for writes)")]
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (PKG_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (PKG_PORT)")] = None,
+) -> None:
+    """Serve the API. Without tokens configured it only binds a loopback address."""
+    import uvicorn
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    settings = Settings()
+    host = host or settings.host
+    port = port or settings.port
+    if not settings.auth_enabled and not is_loopback(host):
+        _fail(
+            f"refusing to bind {host}: no tokens are configured. Set PKG_ADMIN_TOKENS (and "
+            "PKG_EVALUATOR_TOKENS), or bind 127.0.0.1."
+        )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
+                access_log=False, lifespan="on")
+
+
+@cli.command()
+def migrate(
+    database_url: Annotated[str | None, typer.Option(envvar="PKG_DATABASE_URL")] = None,
+) -> None:
+    """Upgrade the database schema to the newest migration."""
+    import asyncio
+
+    from app.adapters.db.migrations import upgrade_to_head
+    from app.settings import Settings
+
+    url = database_url or Settings().database_url
+    asyncio.run(upgrade_to_head(url))
+    typer.echo("database is at the newest migration")
+
+
+@cli.command()
+def push(file: Path, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Create a snapshot from a policy document (YAML or JSON)."""
+    document = read_document(file)
+    _print(_call("POST", url, "/snapshots", token, json=document, expect=201),
+           keys=("version", "env", "engine", "checksum", "rules_count"))
+
+
+@cli.command()
+def validate(version: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Run a stored snapshot's fixtures on the server; exit 1 if any failed."""
+    run = _call("POST", url, "/validation/runs", token, json={"version": version}, expect=201)
+    _print(run)
+    if not run.get("success"):
+        raise typer.Exit(1)
+
+
+@cli.command()
+def promote(
+    version: str,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    reason: Annotated[str | None, typer.Option()] = None,
+    actor: Annotated[str, typer.Option(envvar="USER")] = "pkgctl",
+    force: Annotated[bool, typer.Option(help="Skip the passed-validation requirement")] = False,
+    env: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Make VERSION the active snapshot of its env (audited)."""
+    body = {"version": version, "reason": reason, "actor": actor, "force": force, "env": env}
+    _print(_call("POST", url, "/promotions", token, json=body, expect=201))
+
+
+@cli.command()
+def rollback(
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    to: Annotated[str | None, typer.Option("--to", help="Version (default: previous)")] = None,
+    reason: Annotated[str | None, typer.Option()] = None,
+    actor: Annotated[str, typer.Option(envvar="USER")] = "pkgctl",
+    env: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Go back to the previously active version (audited)."""
+    body = {"to_version": to, "reason": reason, "actor": actor, "env": env}
+    _print(_call("POST", url, "/promotions/rollback", token, json=body, expect=201))
+
+
+@cli.command("eval")
+def evaluate(
+    facts: Annotated[str, typer.Argument(help="JSON text, @file.json, or - for stdin")],
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    version: Annotated[str | None, typer.Option(help="Evaluate a stored version")] = None,
+    explain: Annotated[bool, typer.Option(help="Show which conditions held")] = False,
+) -> None:
+    """Evaluate task facts on the server."""
+    params: dict[str, Any] = {"explain": explain}
+    if version:
+        params["version"] = version
+    _print(_call("POST", url, "/evaluate", token, json=read_facts(facts), params=params))
+
+
+@cli.command()
+def status(url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """What the server serves, and whether it is healthy."""
+    health = _call("GET", url, "/health", token)
+    metadata = _call("GET", url, "/metadata", token)
+    _print({"health": health, "metadata": metadata})
+
+
+@cli.command("test")
+def test_document(file: Path) -> None:
+    """Run a policy document's fixtures locally, with no server (like `opa test`)."""
+    try:
+        document = parse_policy_document(read_document(file))
+    except DocumentError as exc:
+        for error in exc.errors:
+            typer.echo(f"{file}: {error.loc}: {error.msg}", err=True)
+        raise typer.Exit(2) from exc
+    evaluator = PKGEvaluator(document.to_snapshot())
+    report = run_fixtures(evaluator.evaluate, list(document.fixtures))
+    for failure in report["failures"]:
+        typer.echo(f"FAIL {failure['name']}", err=True)
+        for line in failure.get("mismatches", []):
+            typer.echo(f"  {line}", err=True)
+    typer.echo(f"{document.version}: {report['passed']} passed, {report['failed']} failed")
+    if report["failed"] or not report["total"]:
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------- helpers
+def read_document(file: Path) -> dict[str, Any]:
+    """Load a document; a `wasm.file` path (relative to the document) becomes `wasm.artifact`."""
+    try:
+        document = load_policy_text(file.read_text())
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc}")
+    wasm = document.get("wasm")
+    if isinstance(wasm, dict) and "file" in wasm:
+        artifact_path = (file.parent / str(wasm.pop("file"))).resolve()
+        try:
+            wasm["artifact"] = base64.b64encode(artifact_path.read_bytes()).decode("ascii")
+        except OSError as exc:
+            _fail(f"cannot read the wasm artifact {artifact_path}: {exc}")
+    return document
+
+
+def read_facts(spec: str) -> Any:
+    if spec == "-":
+        text = sys.stdin.read()
+    elif spec.startswith("@"):
+        text = Path(spec[1:]).read_text()
+    else:
+        text = spec
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        _fail(f"facts are not valid JSON: {exc}")
+
+
+def _call(
+    method: str,
+    url: str,
+    path: str,
+    token: str | None,
+    *,
+    json: Any = None,
+    params: dict[str, Any] | None = None,
+    expect: int = 200,
+) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.request(method, url.rstrip("/") + path, json=json, params=params,
+                                 headers=headers, timeout=30.0)
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach {url}: {exc}")
+    body = response.json() if response.content else None
+    if response.status_code != expect:
+        detail = body.get("detail") if isinstance(body, dict) else response.text
+        typer.echo(f"error {response.status_code}: {detail}", err=True)
+        for error in (body or {}).get("errors", []) if isinstance(body, dict) else []:
+            typer.echo(f"  {error.get('loc')}: {error.get('msg')}", err=True)
+        raise typer.Exit(1)
+    return body
+
+
+def _print(body: Any, *, keys: tuple[str, ...] | None = None) -> None:
+    if keys and isinstance(body, dict):
+        body = {k: body.get(k) for k in keys}
+    typer.echo(json.dumps(body, indent=2, sort_keys=True, default=str))
+
+
+def _fail(message: str) -> Any:
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

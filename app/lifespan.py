@@ -1,0 +1,120 @@
+"""The composition root: builds every adapter in order, hands the manager to the app, and
+closes everything in reverse. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+
+from app.adapters.bus.memory import InProcessBus
+from app.adapters.bus.redis_feed import RedisChangeFeed
+from app.adapters.db.client import PKGClient
+from app.adapters.db.migrations import upgrade_to_head
+from app.adapters.observability.logging import configure_logging
+from app.adapters.observability.metrics import PrometheusMetrics
+from app.adapters.opa_wasm import WasmLimits, configure
+from app.adapters.snapshot_cache import FileSnapshotCache
+from app.domain.document import load_policy_text, parse_policy_document
+from app.services.governance import Governance, bootstrap
+from app.services.manager import PKGManager
+from app.settings import Settings
+
+log = structlog.get_logger("pkg.lifespan")
+_global_manager: PKGManager | None = None
+
+
+def get_global_pkg_manager() -> PKGManager | None:
+    return _global_manager
+
+
+async def initialize_global_pkg_manager(
+    pkg_client: Any = None, redis_client: Any = None, *, settings: Settings | None = None
+) -> PKGManager:
+    """The seed's entry point for library use: a started manager, reachable from anywhere."""
+    global _global_manager
+    settings = settings or Settings()
+    if _global_manager is not None:
+        return _global_manager
+    client = pkg_client or PKGClient(settings.database_url, env=settings.env)
+    feed = redis_client
+    if feed is None and settings.redis_url:
+        feed = RedisChangeFeed(settings.redis_url, channel=settings.redis_channel)
+    manager = build_manager(settings, client, feed, PrometheusMetrics())
+    await manager.start()
+    _global_manager = manager
+    return manager
+
+
+def build_manager(settings: Settings, client: Any, feed: Any, metrics: Any) -> PKGManager:
+    return PKGManager(
+        client,
+        feed,
+        env=settings.env,
+        cache=FileSnapshotCache(settings.snapshot_cache_dir),
+        metrics=metrics,
+        reconcile_interval_s=settings.reconcile_interval_s,
+        heartbeat_interval_s=settings.heartbeat_interval_s,
+        db_timeout_s=settings.db_timeout_s,
+        instance_id=settings.instance_id,
+        region=settings.region,
+    )
+
+
+async def _migrate(settings: Settings) -> None:
+    if not settings.auto_migrate:
+        return
+    try:
+        await upgrade_to_head(settings.database_url)
+    except Exception as exc:  # the database may be down: serve the last-known-good snapshot
+        log.error("migration_failed", error=str(exc), error_type=type(exc).__name__)
+
+
+async def _bootstrap(settings: Settings, governance: Governance, seed_file: Path) -> None:
+    try:
+        document = parse_policy_document(load_policy_text(seed_file.read_text()))
+        await bootstrap(governance, document)
+    except Exception as exc:
+        log.error("bootstrap_failed", file=str(seed_file), error=str(exc))
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    global _global_manager
+    settings: Settings = app.state.settings
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    configure(
+        WasmLimits(
+            eval_timeout_ms=settings.wasm_eval_timeout_ms,
+            max_memory_mb=settings.wasm_max_memory_mb,
+            pool_size=settings.wasm_pool_size,
+        )
+    )
+    await _migrate(settings)
+    client = PKGClient(settings.database_url, env=settings.env)
+    feed: Any = (
+        RedisChangeFeed(settings.redis_url, channel=settings.redis_channel)
+        if settings.redis_url
+        else InProcessBus()
+    )
+    manager = build_manager(settings, client, feed, app.state.metrics)
+    governance = Governance(client, manager)
+    if settings.seed_file is not None:
+        await _bootstrap(settings, governance, settings.seed_file)
+    await manager.start()
+    app.state.manager, app.state.governance = manager, governance
+    _global_manager = manager
+    log.info("pkg_started", env=settings.env, version=manager.active_version,
+             redis=bool(settings.redis_url), instance=settings.instance_id)
+    try:
+        yield
+    finally:
+        app.state.manager = app.state.governance = None
+        if _global_manager is manager:
+            _global_manager = None
+        await manager.stop()
+        await client.close()

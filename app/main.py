@@ -1,0 +1,42 @@
+"""The ASGI app: `uvicorn app.main:app`, or `create_app(settings)` in tests."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from app.adapters.observability.metrics import PrometheusMetrics
+from app.api.errors import install_error_handlers
+from app.api.limits import BodySizeLimit
+from app.api.routes import evaluate, fleet, governance, health, snapshots
+from app.lifespan import lifespan
+from app.settings import Settings
+
+DESCRIPTION = """
+PKG decides which subtasks a task needs, in which order, and why: POST task facts to
+`/evaluate`. Policies are versioned snapshots, validated against fixtures, promoted with an
+audit trail, canaried by percentage, and hot-swapped on every replica within milliseconds.
+
+Auth: `Authorization: Bearer <token>`; `admin` tokens may write, `evaluator` tokens may
+evaluate and read. Errors are RFC 7807 `application/problem+json`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = FastAPI(
+        title="PKG policy decision service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings or Settings()
+    app.state.metrics = PrometheusMetrics()
+    app.state.manager = None
+    app.state.governance = None
+    install_error_handlers(app)
+    for module in (evaluate, snapshots, governance, fleet, health):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
+    return app
+
+
+app = create_app()

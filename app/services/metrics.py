@@ -1,0 +1,48 @@
+"""What the services report to a metrics backend; the Prometheus one lives in adapters."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class ManagerMetrics(Protocol):
+    def observe_load(self, seconds: float) -> None: ...
+    def observe_evaluation(self, engine: str, seconds: float) -> None: ...
+    def hotswap(self) -> None: ...
+    def activation_failed(self) -> None: ...
+    def redis_reconnect(self) -> None: ...
+    def publish_failed(self) -> None: ...
+    def set_active_version(self, version: str | None) -> None: ...
+    def set_cached_versions(self, count: int) -> None: ...
+    def set_degraded(self, degraded: bool) -> None: ...
+
+
+class NullMetrics:
+    """Used when nobody scrapes (library use, unit tests)."""
+
+    def observe_load(self, seconds: float) -> None:
+        pass
+
+    def observe_evaluation(self, engine: str, seconds: float) -> None:
+        pass
+
+    def hotswap(self) -> None:
+        pass
+
+    def activation_failed(self) -> None:
+        pass
+
+    def redis_reconnect(self) -> None:
+        pass
+
+    def publish_failed(self) -> None:
+        pass
+
+    def set_active_version(self, version: str | None) -> None:
+        pass
+
+    def set_cached_versions(self, count: int) -> None:
+        pass
+
+    def set_degraded(self, degraded: bool) -> None:
+        pass
