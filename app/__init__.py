@@ -35,4 +35,6 @@ def __getattr__(name: str) -> Any:
         # every built-in engine registers itself on import; make sure both are there
         importlib.import_module("app.domain.native")
         importlib.import_module("app.adapters.opa_wasm")
+    if name == "PKGManager":
+        importlib.import_module("app.lifespan")  # teaches it to wrap a raw redis client
     return getattr(importlib.import_module(module), name)

@@ -17,12 +17,19 @@ from app.domain.errors import DocumentError
 from app.domain.fixtures import run_fixtures
 from app.services.evaluator import PKGEvaluator
 
-cli = typer.Typer(help="PKG policy service: serve, push, validate, promote, evaluate.",
-                  no_args_is_help=True, add_completion=False)
+cli = typer.Typer(
+    help="PKG policy service: serve, push, validate, promote, evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 Url = Annotated[str, typer.Option("--url", envvar="PKG_URL", help="Server base URL")]
-Token = Annotated[str | None, typer.Option("--token", envvar="PKG_TOKEN", show_default=False,
-                                           help="Bearer token (admin for writes)")]
+Token = Annotated[
+    str | None,
+    typer.Option(
+        "--token", envvar="PKG_TOKEN", show_default=False, help="Bearer token (admin for writes)"
+    ),
+]
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
@@ -54,8 +61,14 @@ def serve(
             f"refusing to bind {host}: no tokens are configured. Set PKG_ADMIN_TOKENS (and "
             "PKG_EVALUATOR_TOKENS), or bind 127.0.0.1."
         )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
-                access_log=False, lifespan="on")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
 
 
 @cli.command()
@@ -77,8 +90,10 @@ def migrate(
 def push(file: Path, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Create a snapshot from a policy document (YAML or JSON)."""
     document = read_document(file)
-    _print(_call("POST", url, "/snapshots", token, json=document, expect=201),
-           keys=("version", "env", "engine", "checksum", "rules_count"))
+    _print(
+        _call("POST", url, "/snapshots", token, json=document, expect=201),
+        keys=("version", "env", "engine", "checksum", "rules_count"),
+    )
 
 
 @cli.command()
@@ -204,8 +219,9 @@ def _call(
 ) -> Any:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.request(method, url.rstrip("/") + path, json=json, params=params,
-                                 headers=headers, timeout=30.0)
+        response = httpx.request(
+            method, url.rstrip("/") + path, json=json, params=params, headers=headers, timeout=30.0
+        )
     except httpx.HTTPError as exc:
         _fail(f"cannot reach {url}: {exc}")
     body = response.json() if response.content else None

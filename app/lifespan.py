@@ -3,6 +3,7 @@ closes everything in reverse. Nothing here runs at import time."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from app.adapters.bus.memory import InProcessBus
 from app.adapters.bus.redis_feed import RedisChangeFeed
@@ -20,6 +22,7 @@ from app.adapters.observability.metrics import PrometheusMetrics
 from app.adapters.opa_wasm import WasmLimits, configure
 from app.adapters.snapshot_cache import FileSnapshotCache
 from app.domain.document import load_policy_text, parse_policy_document
+from app.services.feed import register_feed_adapter
 from app.services.governance import Governance, bootstrap
 from app.services.manager import PKGManager
 from app.settings import Settings
@@ -50,6 +53,24 @@ async def initialize_global_pkg_manager(
     return manager
 
 
+async def reset_global_pkg_manager() -> None:
+    """Stop and forget the global manager (tests, and apps that re-initialize)."""
+    global _global_manager
+    manager, _global_manager = _global_manager, None
+    if manager is not None:
+        await manager.stop()
+
+
+def _wrap_redis_client(client: object) -> RedisChangeFeed | None:
+    """The seed passes a redis.asyncio client to PKGManager: listen on it as a change feed."""
+    if isinstance(client, Redis):
+        return RedisChangeFeed(client)
+    return None
+
+
+register_feed_adapter(_wrap_redis_client)
+
+
 def build_manager(settings: Settings, client: Any, feed: Any, metrics: Any) -> PKGManager:
     return PKGManager(
         client,
@@ -76,7 +97,8 @@ async def _migrate(settings: Settings) -> None:
 
 async def _bootstrap(settings: Settings, governance: Governance, seed_file: Path) -> None:
     try:
-        document = parse_policy_document(load_policy_text(seed_file.read_text()))
+        text = await asyncio.to_thread(seed_file.read_text)
+        document = parse_policy_document(load_policy_text(text))
         await bootstrap(governance, document)
     except Exception as exc:
         log.error("bootstrap_failed", file=str(seed_file), error=str(exc))
@@ -108,8 +130,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await manager.start()
     app.state.manager, app.state.governance = manager, governance
     _global_manager = manager
-    log.info("pkg_started", env=settings.env, version=manager.active_version,
-             redis=bool(settings.redis_url), instance=settings.instance_id)
+    log.info(
+        "pkg_started",
+        env=settings.env,
+        version=manager.active_version,
+        redis=bool(settings.redis_url),
+        instance=settings.instance_id,
+    )
     try:
         yield
     finally:

@@ -40,14 +40,10 @@ def require(role: Role) -> object:
         if not settings.auth_enabled:
             return "admin"  # no tokens configured: the server only binds loopback
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(
-                401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
-            )
+            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         granted = role_of(credentials.credentials, settings)
         if granted is None:
-            raise HTTPException(
-                401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
-            )
+            raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
         if role == "admin" and granted != "admin":
             raise HTTPException(403, "this route needs the admin role")
         return granted

@@ -96,8 +96,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__,
-                  error=str(exc))
+        log.error(
+            "unhandled_error", path=request.url.path, error_type=type(exc).__name__, error=str(exc)
+        )
         return problem(500, "internal error; see the server log", instance=request.url.path)
 
 

@@ -59,7 +59,9 @@ class DecisionResponse(BaseModel):
 
 class BatchRequest(BaseModel):
     items: list[dict[str, Any]] = Field(
-        ..., min_length=1, description="Task facts, one object per decision",
+        ...,
+        min_length=1,
+        description="Task facts, one object per decision",
         json_schema_extra={"examples": [[FACTS_EXAMPLE]]},
     )
 

@@ -114,9 +114,7 @@ def _canonical_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def native_checksum(
-    rules: list[Rule], subtask_types: Mapping[str, Mapping[str, Any]]
-) -> str:
+def native_checksum(rules: list[Rule], subtask_types: Mapping[str, Mapping[str, Any]]) -> str:
     """sha256 hex of the canonical JSON of the rules (in document order) and subtask types."""
     payload = {
         "rules": [_canonical_rule(r) for r in rules],

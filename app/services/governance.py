@@ -111,10 +111,11 @@ class Governance:
         await self._announce(ChangeMessage(DEPLOYMENTS_CHANGED, env=self.env))
 
     async def _announce(self, message: ChangeMessage) -> None:
-        # the replica that took the write converges at once; the others hear the feed
+        # tell the fleet first (its latency is what users wait for), then converge here too,
+        # so the replica that took the write serves it when the response returns
+        await self.manager.publish(message)
         if message.action == ACTIVATE and message.version and message.env == self.env:
             await self.manager.activate(message.version, source="api")
-        await self.manager.publish(message)
 
 
 async def bootstrap(governance: Governance, document: PolicyDocument) -> bool:

@@ -71,6 +71,9 @@ class PKGManager:
         self.db_connected = False
         self.db_active_version: str | None = None
         self.last_activation: float | None = None
+        self.last_activation_source: str | None = None
+        self.last_load_duration_ms: float | None = None
+        self.last_swap_duration_ms: float | None = None
         self.active_since: float | None = None
         self.started = False
 
@@ -186,12 +189,17 @@ class PKGManager:
             "db_active_version": self.db_active_version,
             "redis_connected": self.redis_connected,
             "served_from_cache": self._from_cache,
+            "last_activation_source": self.last_activation_source,
+            "last_load_duration_ms": self.last_load_duration_ms,
+            "last_swap_duration_ms": self.last_swap_duration_ms,
         }
 
     # ------------------------------------------------------------------ activation
     async def activate(self, version: str, *, source: str) -> bool:
         """Load, verify, build and swap in `version`. On failure keep the previous evaluator."""
         async with self._activation_lock:
+            if version == self.active_version and self.healthy and not self._from_cache:
+                return True  # already serving it (e.g. our own publish coming back)
             started = time.perf_counter()
             log.info("snapshot_load_start", version=version, source=source, timestamp=time.time())
             try:
@@ -286,6 +294,7 @@ class PKGManager:
         previous = self._evaluators.swap(evaluator)
         now = time.time()
         self.last_activation = now
+        self.last_activation_source = source
         self.active_since = now
         self._activation_error = None
         self.metrics.hotswap()
@@ -293,19 +302,19 @@ class PKGManager:
         self.metrics.set_active_version(evaluator.version)
         self.metrics.set_cached_versions(len(self._evaluators.versions()))
         self.metrics.set_degraded(self.degraded_mode)
+        self.last_swap_duration_ms = round((time.perf_counter() - swap_started) * 1e3, 4)
+        self.last_load_duration_ms = round((time.perf_counter() - started) * 1e3, 3)
         log.info(
             "snapshot_activated",
             version=evaluator.version,
             previous_version=previous.version if previous else None,
             source=source,
-            swap_duration_ms=round((time.perf_counter() - swap_started) * 1e3, 3),
-            load_duration_ms=round((time.perf_counter() - started) * 1e3, 3),
+            swap_duration_ms=self.last_swap_duration_ms,
+            load_duration_ms=self.last_load_duration_ms,
             timestamp=now,
         )
 
-    def _activation_failed(
-        self, version: str, source: str, exc: Exception, started: float
-    ) -> None:
+    def _activation_failed(self, version: str, source: str, exc: Exception, started: float) -> None:
         self._activation_error = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, StoreUnavailableError):
             self._db_unreachable(exc)
@@ -368,8 +377,6 @@ class PKGManager:
         if message.env is not None and message.env != self.env:
             return
         if message.action == ACTIVATE and message.version:
-            if message.version == self.active_version and self.healthy:
-                return  # already serving it (e.g. our own publish coming back)
             await self.activate(message.version, source="redis")
         elif message.action == DEPLOYMENTS_CHANGED:
             await self.refresh_deployments()

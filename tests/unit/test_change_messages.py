@@ -3,7 +3,9 @@ import pytest
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage, parse_change_message
 
 
-@pytest.mark.parametrize("raw", ["activate:rules@1.5.0", "  activate:rules@1.5.0 \n", b"activate: rules@1.5.0"])
+@pytest.mark.parametrize(
+    "raw", ["activate:rules@1.5.0", "  activate:rules@1.5.0 \n", b"activate: rules@1.5.0"]
+)
 def test_the_seed_wire_form_is_parsed_with_whitespace_stripped(raw: str | bytes) -> None:
     assert parse_change_message(raw) == ChangeMessage(ACTIVATE, version="rules@1.5.0")
 
@@ -16,8 +18,17 @@ def test_the_json_form_carries_action_version_and_env() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "activate:", "deactivate:v1", "hello", "{not json", "[1]", '{"action": "drop"}',
-     '{"action": "activate"}', '{"action": "activate", "version": 3}'],
+    [
+        "",
+        "activate:",
+        "deactivate:v1",
+        "hello",
+        "{not json",
+        "[1]",
+        '{"action": "drop"}',
+        '{"action": "activate"}',
+        '{"action": "activate", "version": 3}',
+    ],
 )
 def test_anything_else_is_refused_with_a_value_error(raw: str) -> None:
     with pytest.raises(ValueError):

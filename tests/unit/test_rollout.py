@@ -4,12 +4,30 @@ import pytest
 from app.services.rollout import bucket_of, choose_route, matching_lane
 
 LANES = [
-    {"id": 7, "target": "router", "region": "eu-west", "percent": 30, "is_active": True,
-     "snapshot_version": "v2"},
-    {"id": 8, "target": "router", "region": "global", "percent": 100, "is_active": True,
-     "snapshot_version": "v3"},
-    {"id": 9, "target": "edge:door", "region": "us-east", "percent": 50, "is_active": False,
-     "snapshot_version": "v4"},
+    {
+        "id": 7,
+        "target": "router",
+        "region": "eu-west",
+        "percent": 30,
+        "is_active": True,
+        "snapshot_version": "v2",
+    },
+    {
+        "id": 8,
+        "target": "router",
+        "region": "global",
+        "percent": 100,
+        "is_active": True,
+        "snapshot_version": "v3",
+    },
+    {
+        "id": 9,
+        "target": "edge:door",
+        "region": "us-east",
+        "percent": 50,
+        "is_active": False,
+        "snapshot_version": "v4",
+    },
 ]
 
 
@@ -32,7 +50,9 @@ def test_a_caller_is_in_the_canary_when_its_bucket_is_at_most_the_percent() -> N
 
 
 def test_the_same_subject_always_gets_the_same_lane() -> None:
-    routes = {choose_route(LANES, target="router", region="eu-west", subject="bob") for _ in range(5)}
+    routes = {
+        choose_route(LANES, target="router", region="eu-west", subject="bob") for _ in range(5)
+    }
     assert len(routes) == 1
 
 
@@ -44,8 +64,12 @@ def test_without_a_subject_only_a_100_percent_lane_applies() -> None:
 
 @pytest.mark.parametrize(
     ("target", "region", "expected"),
-    [("router", "eu-west", 7), ("router", "us-east", 8), ("edge:door", "us-east", None),
-     ("nobody", "eu-west", None)],
+    [
+        ("router", "eu-west", 7),
+        ("router", "us-east", 8),
+        ("edge:door", "us-east", None),
+        ("nobody", "eu-west", None),
+    ],
 )
 def test_an_exact_region_beats_global_and_inactive_lanes_never_match(
     target: str, region: str, expected: int | None

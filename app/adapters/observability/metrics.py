@@ -34,7 +34,8 @@ class PrometheusMetrics:
         )
         self.hotswaps = Counter("pkg_hotswap_count", "Evaluator swaps", registry=r)
         self.activation_failures = Counter(
-            "pkg_activation_failures", "Activations that failed and kept the old evaluator",
+            "pkg_activation_failures",
+            "Activations that failed and kept the old evaluator",
             registry=r,
         )
         self.redis_reconnects = Counter(

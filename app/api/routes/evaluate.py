@@ -98,7 +98,11 @@ async def evaluate(
         manager, version=version, target=target, region=region, subject=subject
     )
     decision = _decide(
-        evaluator, facts, route, metrics=metrics, explain=explain,
+        evaluator,
+        facts,
+        route,
+        metrics=metrics,
+        explain=explain,
         max_depth=settings.max_facts_depth,
     )
     return JSONResponse(decision)
@@ -121,9 +125,7 @@ async def evaluate_batch(
     subject: SubjectQuery = None,
 ) -> Response:
     if len(body.items) > settings.max_batch_items:
-        raise HTTPException(
-            413, f"items: at most {settings.max_batch_items} fact sets per batch"
-        )
+        raise HTTPException(413, f"items: at most {settings.max_batch_items} fact sets per batch")
     evaluator, route = await _pick(
         manager, version=version, target=target, region=region, subject=subject
     )
@@ -131,8 +133,14 @@ async def evaluate_batch(
     for index, facts in enumerate(body.items):
         try:
             decisions.append(
-                _decide(evaluator, facts, route, metrics=metrics, explain=False,
-                        max_depth=settings.max_facts_depth)
+                _decide(
+                    evaluator,
+                    facts,
+                    route,
+                    metrics=metrics,
+                    explain=False,
+                    max_depth=settings.max_facts_depth,
+                )
             )
         except FactsError as exc:
             raise FactsError(f"items[{index}].{exc.loc}", exc.msg) from exc

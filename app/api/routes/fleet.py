@@ -29,8 +29,12 @@ async def list_deployments(
     return rows
 
 
-@router.post("/deployments", status_code=201, response_model=DeploymentResponse,
-             summary="Open a canary lane: route `percent` % of a target/region to a version")
+@router.post(
+    "/deployments",
+    status_code=201,
+    response_model=DeploymentResponse,
+    summary="Open a canary lane: route `percent` % of a target/region to a version",
+)
 async def create_deployment(
     body: DeploymentRequest, governance: GovernanceDep, _role: AdminRole
 ) -> dict[str, Any]:
@@ -68,8 +72,11 @@ async def coverage(
     return rows
 
 
-@router.post("/devices/{device_id}/heartbeat", status_code=204,
-             summary="A device reports which snapshot it runs")
+@router.post(
+    "/devices/{device_id}/heartbeat",
+    status_code=204,
+    summary="A device reports which snapshot it runs",
+)
 async def heartbeat(
     device_id: DeviceId, body: HeartbeatRequest, governance: GovernanceDep, _role: ReaderRole
 ) -> Response:

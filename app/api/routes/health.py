@@ -15,14 +15,23 @@ from app.api.schemas import HealthResponse
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=HealthResponse, summary="Liveness: 200 while the process "
-            "serves; `status` says whether it is degraded and why")
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    summary="Liveness: 200 while the process serves; `status` says whether it is degraded and why",
+)
 async def health(request: Request) -> dict[str, Any]:
     manager = getattr(request.app.state, "manager", None)
     if manager is None:
-        return {"status": "starting", "healthy": False, "degraded_mode": True,
-                "last_error": None, "active_version": None, "redis_connected": False,
-                "db_connected": False}
+        return {
+            "status": "starting",
+            "healthy": False,
+            "degraded_mode": True,
+            "last_error": None,
+            "active_version": None,
+            "redis_connected": False,
+            "db_connected": False,
+        }
     status = manager.get_health_status()
     status["status"] = "degraded" if status["degraded_mode"] else "ok"
     status["redis_expected"] = manager.feed is not None

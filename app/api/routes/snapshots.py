@@ -141,9 +141,7 @@ async def read_snapshot(
     return _snapshot_body(snapshot, await _fixtures(governance, snapshot.id), summary)
 
 
-@router.delete(
-    "/{version}", status_code=204, summary="Delete a snapshot that was never active"
-)
+@router.delete("/{version}", status_code=204, summary="Delete a snapshot that was never active")
 async def delete_snapshot(version: str, governance: GovernanceDep, _role: AdminRole) -> Response:
     await governance.client.delete_snapshot(version)
     return Response(status_code=204)
@@ -153,8 +151,12 @@ async def delete_snapshot(version: str, governance: GovernanceDep, _role: AdminR
     "/{version}/simulate",
     response_model=SimulateResponse,
     summary="Dry-run facts on any stored version (never changes what is active)",
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"type": "object"}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
 )
 async def simulate(
     version: str, request: Request, governance: GovernanceDep, _role: ReaderRole

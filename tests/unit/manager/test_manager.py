@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from app.adapters.bus.memory import InProcessBus
+
 from app.adapters.snapshot_cache import FileSnapshotCache
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
-from app.domain.snapshot import PKGSnapshotData, encode_value, native_checksum
 from app.domain.errors import StoreUnavailableError
+from app.domain.snapshot import PKGSnapshotData, encode_value, native_checksum
 from app.services.manager import PKGManager
+from tests.polling import eventually
 
 
 def make_snapshot(version: str, *, snapshot_id: int = 1, env: str = "prod") -> PKGSnapshotData:
@@ -26,19 +26,35 @@ def make_snapshot(version: str, *, snapshot_id: int = 1, env: str = "prod") -> P
             "disabled": False,
             "metadata": {},
             "conditions": [
-                {"condition_type": "TAG", "condition_key": "vip", "operator": "EXISTS",
-                 "value": None, "position": 0},
+                {
+                    "condition_type": "TAG",
+                    "condition_key": "vip",
+                    "operator": "EXISTS",
+                    "value": None,
+                    "position": 0,
+                },
             ],
             "emissions": [
-                {"subtask_type": "notify", "name": f"notify_{version}",
-                 "relationship_type": "EMITS", "params": {"v": version}, "position": 0},
+                {
+                    "subtask_type": "notify",
+                    "name": f"notify_{version}",
+                    "relationship_type": "EMITS",
+                    "params": {"v": version},
+                    "position": 0,
+                },
             ],
         }
     ]
     types = {"notify": {"default_params": {"channel": encode_value("pager")}}}
     return PKGSnapshotData(
-        id=snapshot_id, version=version, engine="native", wasm_artifact=None,
-        checksum=native_checksum(rules, types), rules=rules, env=env, subtask_types=types,
+        id=snapshot_id,
+        version=version,
+        engine="native",
+        wasm_artifact=None,
+        checksum=native_checksum(rules, types),
+        rules=rules,
+        env=env,
+        subtask_types=types,
     )
 
 
@@ -53,8 +69,9 @@ class FakeStore:
         self.deployments: list[dict[str, Any]] = []
 
     def add(self, version: str, *, active: bool = False, env: str = "prod") -> None:
-        self.snapshots[version] = make_snapshot(version, snapshot_id=len(self.snapshots) + 1,
-                                                env=env)
+        self.snapshots[version] = make_snapshot(
+            version, snapshot_id=len(self.snapshots) + 1, env=env
+        )
         if active:
             self.active[env] = version
 
@@ -86,14 +103,6 @@ def served(manager: PKGManager) -> str | None:
     return str(evaluator.evaluate({"tags": ["vip"]})["subtasks"][0]["params"]["v"])
 
 
-async def until(predicate: Any, timeout: float = 5.0) -> None:
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
 @pytest.fixture
 def store() -> FakeStore:
     store = FakeStore()
@@ -104,8 +113,11 @@ def store() -> FakeStore:
 
 
 def manager_for(store: FakeStore, tmp_path: Path, **kwargs: Any) -> PKGManager:
-    options: dict[str, Any] = {"reconcile_interval_s": 3600, "heartbeat_interval_s": 3600,
-                               "cache": FileSnapshotCache(tmp_path)}
+    options: dict[str, Any] = {
+        "reconcile_interval_s": 3600,
+        "heartbeat_interval_s": 3600,
+        "cache": FileSnapshotCache(tmp_path),
+    }
     options.update(kwargs)
     return PKGManager(store, InProcessBus(), **options)
 
@@ -127,7 +139,7 @@ async def test_an_activate_message_swaps_and_the_override_lasts_until_the_db_cha
 ) -> None:
     async with manager_for(store, tmp_path) as manager:
         await manager.publish(ChangeMessage(ACTIVATE, version="v2"))
-        await until(lambda: served(manager) == "v2")
+        await eventually(lambda: served(manager) == "v2")
         await manager.reconcile()
         assert served(manager) == "v2"  # the DB still says v1, as it did last time we looked
         store.active["prod"] = "v3"
@@ -199,27 +211,31 @@ async def test_with_the_database_down_and_no_cache_it_waits_and_then_converges(
     async with manager_for(store, tmp_path, reconcile_interval_s=0.01) as manager:
         assert manager.get_active_evaluator() is None
         store.down = False
-        await until(lambda: served(manager) == "v1")
+        await eventually(lambda: served(manager) == "v1")
 
 
 async def test_messages_for_another_env_are_ignored(store: FakeStore, tmp_path: Path) -> None:
     async with manager_for(store, tmp_path) as manager:
         await manager.publish(ChangeMessage(ACTIVATE, version="v2", env="staging"))
         await manager.publish(ChangeMessage(ACTIVATE, version="v3", env="prod"))
-        await until(lambda: served(manager) == "v3")
+        await eventually(lambda: served(manager) == "v3")
         assert "v2" not in manager.get_metadata()["cached_versions"]
 
 
 async def test_a_replica_reports_itself_as_a_pkg_service_device(
     store: FakeStore, tmp_path: Path
 ) -> None:
-    async with manager_for(store, tmp_path, instance_id="r1", heartbeat_interval_s=0.01,
-                           region="eu-west") as manager:
-        await until(lambda: bool(store.heartbeats))
+    async with manager_for(
+        store, tmp_path, instance_id="r1", heartbeat_interval_s=0.01, region="eu-west"
+    ) as manager:
+        await eventually(lambda: bool(store.heartbeats))
         beat = store.heartbeats[-1]
         assert beat["device_id"] == "pkg-service:r1"
         assert (beat["device_type"], beat["version"], beat["region"]) == (
-            "pkg-service", "v1", "eu-west")
+            "pkg-service",
+            "v1",
+            "eu-west",
+        )
         assert manager.started
 
 
@@ -227,12 +243,20 @@ async def test_canary_lanes_route_callers_and_refresh_on_deployments_changed(
     store: FakeStore, tmp_path: Path
 ) -> None:
     async with manager_for(store, tmp_path) as manager:
-        store.deployments = [{"id": 1, "target": "router", "region": "global", "percent": 100,
-                              "is_active": True, "snapshot_version": "v2"}]
+        store.deployments = [
+            {
+                "id": 1,
+                "target": "router",
+                "region": "global",
+                "percent": 100,
+                "is_active": True,
+                "snapshot_version": "v2",
+            }
+        ]
         evaluator, route = await manager.route(target="router", region="eu", subject="x")
         assert route.lane == "active"  # not told yet
         await manager.publish(ChangeMessage(DEPLOYMENTS_CHANGED))
-        await until(lambda: bool(manager.deployments))
+        await eventually(lambda: bool(manager.deployments))
         evaluator, route = await manager.route(target="router", region="eu", subject="x")
         assert route.lane == "canary" and evaluator is not None and evaluator.version == "v2"
         assert served(manager) == "v1"

@@ -1,0 +1,139 @@
+"""A fleet behaves as one: two uvicorn processes, real PostgreSQL and Redis, real outages.
+
+The bounds below are correctness bounds (the replica must converge by then), not speed targets;
+propagation latency is measured in bench/propagation.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+
+from tests.integration.fleet.conftest import RECONCILE_S, Fleet, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+BACKOFF_BOUND_S = 1 + 3 + 7  # the first three reconnect waits: 1, then ≤ b*2+1 each
+
+
+def test_a_promotion_through_a_is_served_by_b_through_redis(fleet: Fleet) -> None:
+    fleet.push("fleet@2")
+    fleet.promote("fleet@2")
+    assert fleet.a.serves() == "fleet@2"  # the replica that took the write serves it at once
+    wait_until(lambda: fleet.b.serves() == "fleet@2", within=1.0)
+    assert fleet.b.metadata()["last_activation_source"] == "redis"
+    assert fleet.b.health()["redis_connected"] is True
+
+
+def test_with_redis_stopped_during_a_promotion_b_converges_and_reconnects(fleet: Fleet) -> None:
+    fleet.push("fleet@3")
+    fleet.redis.stop()
+    try:
+        wait_until(lambda: not fleet.b.health()["redis_connected"], within=10)
+        fleet.promote("fleet@3")  # the publish fails; the promotion stands
+        assert fleet.a.serves() == "fleet@3"
+    finally:
+        fleet.redis.start()
+    wait_until(lambda: fleet.b.serves() == "fleet@3", within=RECONCILE_S + BACKOFF_BOUND_S)
+    wait_until(lambda: fleet.b.health()["redis_connected"], within=BACKOFF_BOUND_S + 5)
+    fleet.push("fleet@4")
+    fleet.promote("fleet@4")
+    wait_until(lambda: fleet.b.serves() == "fleet@4", within=1.0)
+    assert fleet.b.metadata()["last_activation_source"] == "redis"
+
+
+def test_with_redis_gone_for_good_b_still_converges_by_polling(fleet: Fleet) -> None:
+    fleet.redis.stop()
+    try:
+        wait_until(lambda: not fleet.b.health()["redis_connected"], within=10)
+        fleet.promote("fleet@2")
+        wait_until(lambda: fleet.b.serves() == "fleet@2", within=RECONCILE_S + 2)
+        assert fleet.b.metadata()["last_activation_source"] == "reconcile"
+        assert fleet.b.health()["status"] == "ok"  # polling keeps it correct, not degraded
+    finally:
+        fleet.redis.start()
+    wait_until(lambda: fleet.b.health()["redis_connected"], within=BACKOFF_BOUND_S + 5)
+
+
+def test_with_postgres_down_replicas_serve_report_degraded_and_refuse_writes(
+    fleet: Fleet,
+) -> None:
+    serving = fleet.b.serves()
+    fleet.postgres.stop()
+    try:
+        for replica in (fleet.a, fleet.b):
+            wait_until(lambda r=replica: not r.health()["db_connected"], within=RECONCILE_S + 5)
+            health = replica.health()
+            assert health["status"] == "degraded" and "database" in health["last_error"]
+            assert replica.serves() == serving
+        refused = fleet.a.post("/promotions", json={"version": "fleet@1", "force": True})
+        assert refused.status_code == 503
+        assert refused.headers["content-type"] == "application/problem+json"
+    finally:
+        fleet.postgres.start()
+    for replica in (fleet.a, fleet.b):
+        wait_until(lambda r=replica: r.health()["status"] == "ok", within=RECONCILE_S + 5)
+    fleet.promote("fleet@1")
+    wait_until(lambda: fleet.b.serves() == "fleet@1", within=RECONCILE_S + 1)
+
+
+def test_a_replica_restarted_while_postgres_is_down_serves_the_last_known_good(
+    fleet: Fleet,
+) -> None:
+    serving = fleet.b.serves()
+    assert serving is not None
+    fleet.postgres.stop()
+    try:
+        fleet.b.server.stop()
+        fleet.b.server.start(wait_ready=True, timeout=60)
+        assert fleet.b.serves() == serving
+        health = fleet.b.health()
+        assert health["degraded_mode"] and not health["db_connected"]
+        assert fleet.b.metadata()["served_from_cache"] is True
+    finally:
+        fleet.postgres.start()
+    wait_until(lambda: fleet.b.health()["status"] == "ok", within=RECONCILE_S + 5)
+
+
+def test_fifty_promotions_under_load_fail_no_request(fleet: Fleet) -> None:
+    versions = ["fleet@1", "fleet@2"]
+    seen: Counter[str | None] = Counter()
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def load(replica_name: str) -> None:
+        replica = fleet.a if replica_name == "a" else fleet.b
+        while not stop.is_set():
+            response = replica.post("/evaluate", json={"tags": ["vip"]})
+            if response.status_code != 200:
+                failures.append(f"{replica_name}: {response.status_code} {response.text[:200]}")
+            else:
+                seen[response.json()["snapshot"]] += 1
+
+    workers = [threading.Thread(target=load, args=(name,)) for name in ("a", "b", "b")]
+    for worker in workers:
+        worker.start()
+    try:
+        for index in range(50):
+            fleet.promote(versions[index % 2])
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=30)
+    assert failures == []
+    assert sum(seen.values()) > 50
+    active_at_some_point = {"fleet@1", "fleet@2", "fleet@3", "fleet@4"}
+    assert set(seen) <= active_at_some_point
+
+
+def test_both_replicas_report_themselves_as_converged_devices(fleet: Fleet) -> None:
+    fleet.promote("fleet@2")
+    wait_until(lambda: fleet.b.serves() == "fleet@2", within=RECONCILE_S + 1)
+
+    def converged() -> bool:
+        devices = fleet.a.get("/devices", params={"device_type": "pkg-service"}).json()
+        versions = {d["device_id"]: d["version"] for d in devices}
+        return versions == {"pkg-service:a": "fleet@2", "pkg-service:b": "fleet@2"}
+
+    wait_until(converged, within=5)
