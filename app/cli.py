@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from app.domain.document import load_policy_text, parse_policy_document
+from app.domain.document import parse_policy_document
+from app.services.policy_text import load_policy_text
 from app.domain.errors import DocumentError
 from app.domain.fixtures import run_fixtures
 from app.services.evaluator import PKGEvaluator

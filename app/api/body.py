@@ -8,7 +8,7 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response
 
-from app.domain.document import load_policy_text
+from app.services.policy_text import load_policy_text
 from app.domain.errors import DocumentError, FactsError, FieldError
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")

@@ -15,7 +15,6 @@ from app.api.body import FACTS_BODY_SCHEMA, JSONResponse, read_facts
 from app.api.deps import ManagerDep, MetricsDep, SettingsDep
 from app.api.schemas import BatchRequest, BatchResponse, DecisionResponse
 from app.domain.errors import FactsError
-from app.domain.explain import explain_decision
 from app.services.evaluator import PKGEvaluator
 from app.services.manager import PKGManager
 from app.services.rollout import Route
@@ -70,7 +69,7 @@ def _decide(
     result["deployment_id"] = route.deployment_id
     result["duration_ms"] = round(elapsed * 1e3, 4)
     if explain:
-        result["explain"] = explain_decision(evaluator.snapshot, facts)
+        result["explain"] = evaluator.explain(facts)
     return result
 
 
