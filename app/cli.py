@@ -13,10 +13,10 @@ import httpx
 import typer
 
 from app.domain.document import parse_policy_document
-from app.services.policy_text import load_policy_text
 from app.domain.errors import DocumentError
 from app.domain.fixtures import run_fixtures
 from app.services.evaluator import PKGEvaluator
+from app.services.policy_text import load_policy_text
 
 cli = typer.Typer(
     help="PKG policy service: serve, push, validate, promote, evaluate.",

@@ -22,10 +22,10 @@ from app.adapters.observability.metrics import PrometheusMetrics
 from app.adapters.opa_wasm import WasmLimits, configure
 from app.adapters.snapshot_cache import FileSnapshotCache
 from app.domain.document import parse_policy_document
-from app.services.policy_text import load_policy_text
 from app.services.feed import register_feed_adapter
 from app.services.governance import Governance, bootstrap
 from app.services.manager import PKGManager
+from app.services.policy_text import load_policy_text
 from app.settings import Settings
 
 log = structlog.get_logger("pkg.lifespan")

@@ -8,8 +8,8 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response
 
-from app.services.policy_text import load_policy_text
 from app.domain.errors import DocumentError, FactsError, FieldError
+from app.services.policy_text import load_policy_text
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
