@@ -1,0 +1,160 @@
+"""`OpaWasm`: a `PolicyEngine` that evaluates an OPA policy compiled to WebAssembly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from app.adapters.opa_wasm.builtins import resolve_builtins
+from app.adapters.opa_wasm.errors import WasmEvaluationError
+from app.adapters.opa_wasm.instance import PolicyLayout, WasmInstance
+from app.adapters.opa_wasm.limits import WasmLimits, current_limits
+from app.adapters.opa_wasm.pool import InstancePool
+from app.adapters.opa_wasm.runtime import runtime
+from app.domain.errors import EngineLoadError
+from app.domain.snapshot import DEFAULT_ENTRYPOINT, PKGSnapshotData
+
+_OUTPUT_KEYS: Final = ("subtasks", "dag", "rules")
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.JSONDecoder().decode
+
+
+def _resolve_entrypoint(declared: dict[str, int], wanted: str | None) -> int:
+    candidates = [wanted, wanted.replace(".", "/")] if wanted else [DEFAULT_ENTRYPOINT]
+    for name in candidates:
+        if name in declared:
+            return declared[name]
+    if wanted is None and len(declared) == 1:
+        return next(iter(declared.values()))
+    if wanted is None and not declared:
+        return 0  # a module without entrypoints() evaluates its only (default) entrypoint
+    known = ", ".join(sorted(declared)) or "none"
+    raise EngineLoadError(
+        f"wasm module has no entrypoint {wanted or DEFAULT_ENTRYPOINT!r} (declared: {known})"
+    )
+
+
+def _layout(instance: WasmInstance, entrypoint: str | None) -> PolicyLayout:
+    abi = instance.abi_version()
+    if abi[0] != 1:
+        raise EngineLoadError(f"unsupported OPA wasm ABI {abi[0]}.{abi[1]} (need 1.x)")
+    try:
+        builtins = resolve_builtins(instance.declared("builtins"))
+    except LookupError as exc:
+        raise EngineLoadError(f"wasm policy needs builtins PKG does not implement: {exc}") from exc
+    return PolicyLayout(
+        abi=abi,
+        entrypoint_id=_resolve_entrypoint(instance.declared("entrypoints"), entrypoint),
+        builtins=builtins,
+    )
+
+
+def to_output(result_set: Any) -> dict[str, Any]:
+    """An OPA result set → `{"subtasks", "dag", "rules", "result"}`."""
+    if not isinstance(result_set, list):
+        raise WasmEvaluationError("wasm policy returned a result set that is not an array")
+    first = result_set[0] if result_set else None
+    value = first.get("result") if isinstance(first, dict) else None
+    if isinstance(value, dict) and any(key in value for key in _OUTPUT_KEYS):
+        output: dict[str, Any] = {}
+        for key in _OUTPUT_KEYS:
+            part = value.get(key)
+            if part is not None and not isinstance(part, list):
+                raise WasmEvaluationError(f"wasm policy result {key!r} is not an array")
+            output[key] = part or []
+        output["result"] = value
+        return output
+    return {"subtasks": [], "dag": [], "rules": [], "result": value}
+
+
+class OpaWasm:
+    """An OPA wasm policy: one shared compiled module, a bounded pool of instances."""
+
+    def __init__(self, pool: InstancePool[WasmInstance], *, checksum: str, limits: WasmLimits):
+        self._pool = pool
+        self.checksum = checksum
+        self.limits = limits
+
+    @classmethod
+    def load_from_bytes(
+        cls,
+        wasm_bytes: bytes,
+        *,
+        checksum: str | None = None,
+        entrypoint: str | None = None,
+        data: Any = None,
+        limits: WasmLimits | None = None,
+    ) -> OpaWasm:
+        """Compile (or reuse) the module, check its ABI, builtins and entrypoint, load data.
+
+        `checksum`, when given, must be the artifact's sha256 hex (optionally `sha256:`-prefixed).
+        """
+        limits = limits or current_limits()
+        digest = hashlib.sha256(wasm_bytes).hexdigest()
+        # the compiled-module cache is keyed by this digest: a wrong checksum must not alias
+        if checksum is not None and checksum.removeprefix("sha256:") != digest:
+            raise EngineLoadError(
+                f"wasm artifact sha256 {digest} does not match checksum {checksum!r}"
+            )
+        host = runtime()
+        module = host.module(digest, wasm_bytes)
+        data_json = _dumps({} if data is None else data).encode()
+        first = WasmInstance(host.engine, module, limits=limits)
+        layout = _layout(first, entrypoint)
+        first.prepare(layout, data_json)
+
+        def build() -> WasmInstance:
+            instance = WasmInstance(host.engine, module, limits=limits)
+            instance.prepare(layout, data_json)
+            return instance
+
+        wait = max(1.0, limits.eval_timeout_ms * 10 / 1000)
+        pool = InstancePool(build, size=limits.pool_size, wait_seconds=wait)
+        pool.seed(first)
+        return cls(pool, checksum=digest, limits=limits)
+
+    @classmethod
+    def from_snapshot(cls, snapshot: PKGSnapshotData) -> OpaWasm:
+        """The engine for a `wasm` snapshot; refused unless its artifact matches its checksum."""
+        artifact = snapshot.wasm_artifact
+        if not artifact:
+            raise EngineLoadError(f"snapshot {snapshot.version} has no wasm artifact")
+        actual = hashlib.sha256(artifact).hexdigest()
+        if snapshot.checksum != actual:
+            raise EngineLoadError(
+                f"snapshot {snapshot.version}: wasm artifact sha256 {actual} does not match "
+                f"checksum {snapshot.checksum!r}"
+            )
+        return cls.load_from_bytes(
+            artifact, checksum=actual, entrypoint=snapshot.entrypoint or DEFAULT_ENTRYPOINT
+        )
+
+    @property
+    def instances_created(self) -> int:
+        """Instances built since load, beyond the first (each trap costs one rebuild)."""
+        return self._pool.created
+
+    def evaluate(self, task_facts: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            payload = _dumps(task_facts if isinstance(task_facts, dict) else dict(task_facts))
+        except (TypeError, ValueError) as exc:
+            raise WasmEvaluationError(f"task facts are not JSON: {exc}") from exc
+        raw = self.evaluate_raw(payload.encode())
+        try:
+            result_set = _loads(raw.decode())
+        except ValueError as exc:
+            raise WasmEvaluationError(f"wasm policy returned invalid JSON: {exc}") from exc
+        return to_output(result_set)
+
+    def evaluate_raw(self, payload: bytes) -> bytes:
+        """JSON input bytes → the JSON result set's bytes, on a pooled instance."""
+        instance = self._pool.acquire()
+        try:
+            raw = instance.evaluate(payload)
+        except BaseException:
+            self._pool.discard(instance)
+            raise
+        self._pool.release(instance)
+        return raw

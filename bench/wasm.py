@@ -1,0 +1,110 @@
+"""Microbenchmark: µs per evaluation of a small wasm policy, and the ratio to the native engine.
+
+Run with `python -m bench.wasm`. The wasm policy is the test suite's ABI 1.2 module, entrypoint
+`decision`: it looks for the tag "vip" in the input and answers one `escalate` subtask. The
+native engine runs the equivalent one-rule snapshot. Each figure is the median of several rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from app.adapters.opa_wasm import OpaWasm, WasmLimits
+from app.domain.snapshot import PKGSnapshotData, native_checksum
+from tests.unit.wasm import wat
+
+FACTS: Mapping[str, Any] = {
+    "tags": ["vip", "priority"],
+    "signals": {"risk": 0.4, "latency_ms": 120},
+    "context": {"domain": "retail", "region": "eu"},
+}
+RULES: list[dict[str, Any]] = [
+    {
+        "id": "r-vip",
+        "rule_name": "vip_escalation",
+        "priority": 100,
+        "disabled": False,
+        "metadata": {},
+        "conditions": [
+            {
+                "condition_type": "TAG",
+                "condition_key": "vip",
+                "operator": "EXISTS",
+                "value": None,
+                "position": 0,
+            }
+        ],
+        "emissions": [
+            {
+                "subtask_type": "escalate",
+                "name": "escalate",
+                "relationship_type": "EMITS",
+                "params": {},
+                "position": 0,
+            }
+        ],
+    }
+]
+SUBTASK_TYPES = {"escalate": {"default_params": {"level": "high"}}}
+
+
+def per_call_us(evaluate: Callable[[], object], *, rounds: int, calls: int) -> float:
+    """Median over `rounds` of the mean µs per call across `calls` calls."""
+    evaluate()  # warm up
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(calls):
+            evaluate()
+        samples.append((time.perf_counter() - started) / calls * 1e6)
+    return statistics.median(samples)
+
+
+def native_engine() -> Any | None:
+    """The native engine on the equivalent snapshot, or None while it is not importable."""
+    try:
+        from app.domain.native import NativeRuleEngine
+    except ImportError:
+        return None
+    snapshot = PKGSnapshotData(
+        id=1,
+        version="bench@1",
+        engine="native",
+        wasm_artifact=None,
+        checksum=native_checksum(RULES, SUBTASK_TYPES),
+        rules=RULES,
+        subtask_types=SUBTASK_TYPES,
+    )
+    return NativeRuleEngine(snapshot)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--calls", type=int, default=2000)
+    args = parser.parse_args()
+
+    wasm = OpaWasm.load_from_bytes(
+        wat.kitchen_wasm(), entrypoint="decision", limits=WasmLimits(pool_size=1)
+    )
+    decision = wasm.evaluate(FACTS)
+    assert decision["subtasks"][0]["type"] == "escalate", decision
+    wasm_us = per_call_us(lambda: wasm.evaluate(FACTS), rounds=args.rounds, calls=args.calls)
+    print(f"wasm   (OpaWasm, ABI 1.2 opa_eval): {wasm_us:8.1f} µs/eval")
+
+    native = native_engine()
+    if native is None:
+        print("native (NativeRuleEngine): not importable yet, no ratio")
+        return
+    assert native.evaluate(FACTS)["subtasks"][0]["type"] == "escalate"
+    native_us = per_call_us(lambda: native.evaluate(FACTS), rounds=args.rounds, calls=args.calls)
+    print(f"native (NativeRuleEngine):          {native_us:8.1f} µs/eval")
+    print(f"ratio wasm / native:                {wasm_us / native_us:8.1f}x")
+
+
+if __name__ == "__main__":
+    main()
