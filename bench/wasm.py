@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from app.adapters.opa_wasm import OpaWasm, WasmLimits
+from app.adapters.opa_wasm import OpaWasm, WasmLimits, fastcall, instance
 from app.domain.snapshot import PKGSnapshotData, native_checksum
 from tests.unit.wasm import wat
 
@@ -82,6 +82,19 @@ def native_engine() -> Any | None:
     return NativeRuleEngine(snapshot)
 
 
+def public_api_engine() -> OpaWasm:
+    """The same policy with every export called through `wasmtime.Func.__call__` (no direct
+    `wasmtime_func_call`), to show what the fast path in `fastcall.py` buys."""
+    original = getattr(instance, "bind")  # noqa: B009  # bench only: force the slow path
+    setattr(instance, "bind", fastcall._slow)  # noqa: B010
+    try:  # the pool's first instance is built at load, with slow calls
+        return OpaWasm.load_from_bytes(
+            wat.kitchen_wasm(), entrypoint="decision", limits=WasmLimits(pool_size=1)
+        )
+    finally:
+        setattr(instance, "bind", original)  # noqa: B010
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
@@ -95,6 +108,9 @@ def main() -> None:
     assert decision["subtasks"][0]["type"] == "escalate", decision
     wasm_us = per_call_us(lambda: wasm.evaluate(FACTS), rounds=args.rounds, calls=args.calls)
     print(f"wasm   (OpaWasm, ABI 1.2 opa_eval): {wasm_us:8.1f} µs/eval")
+    public = public_api_engine()
+    public_us = per_call_us(lambda: public.evaluate(FACTS), rounds=3, calls=args.calls // 4)
+    print(f"wasm   (only wasmtime.Func.__call__):{public_us:7.1f} µs/eval")
 
     native = native_engine()
     if native is None:
