@@ -1,0 +1,72 @@
+"""Task facts as `/evaluate` accepts them: checked once per request, before any engine runs.
+
+Facts are a JSON object. `tags`, when given, is a list of strings; `signals` maps names to
+numbers (booleans are not numbers); `context` is an object. Any other top-level key is free.
+Nesting is bounded (`max_depth`) so no engine ever walks a pathological document; the depth is
+measured with an explicit stack, so a 10 000-deep input costs no recursion.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from app.domain.errors import FactsError
+
+DEFAULT_MAX_DEPTH: Final = 32
+
+
+def validate_facts(facts: Any, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+    """Raise `FactsError(loc, msg)` for the first problem found; return None when fine."""
+    if not isinstance(facts, dict):
+        raise FactsError("body", f"facts must be a JSON object, not {_kind(facts)}")
+    _check_depth(facts, max_depth)
+    if "tags" in facts:
+        _check_tags(facts["tags"])
+    if "signals" in facts:
+        _check_signals(facts["signals"])
+    if "context" in facts and not isinstance(facts["context"], dict):
+        raise FactsError("context", f"must be an object, not {_kind(facts['context'])}")
+
+
+def _check_tags(tags: Any) -> None:
+    if not isinstance(tags, list):
+        raise FactsError("tags", f"must be a list of strings, not {_kind(tags)}")
+    for index, tag in enumerate(tags):
+        if not isinstance(tag, str):
+            raise FactsError(f"tags[{index}]", f"must be a string, not {_kind(tag)}")
+
+
+def _check_signals(signals: Any) -> None:
+    if not isinstance(signals, dict):
+        raise FactsError("signals", f"must be an object of numbers, not {_kind(signals)}")
+    for name, value in signals.items():
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise FactsError(f"signals.{name}", f"must be a number, not {_kind(value)}")
+
+
+def _check_depth(facts: dict[str, Any], max_depth: int) -> None:
+    """Containers nested deeper than `max_depth` (the facts object itself is depth 1)."""
+    stack: list[tuple[Any, int]] = [(facts, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > max_depth:
+            raise FactsError("body", f"facts nest deeper than the maximum depth of {max_depth}")
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+
+
+def _kind(value: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
