@@ -8,7 +8,6 @@ snapshot to disk, and reports itself as a `pkg-service` device.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -31,6 +30,8 @@ log = structlog.get_logger("pkg.manager")
 PKG_REDIS_CHANNEL = "pkg_updates"
 MAX_RECONNECT_BACKOFF = 60
 SERVICE_DEVICE_TYPE = "pkg-service"
+STOP_GRACE_S = 1.0
+STOP_TIMEOUT_S = 5.0
 T = TypeVar("T")
 
 
@@ -89,18 +90,22 @@ class PKGManager:
         ]
         if self.feed is not None:
             listener = self.feed.listen(self._on_message, self._on_subscribed)
-            self._tasks.append(asyncio.create_task(listener, name="pkg-listener"))  # type: ignore[arg-type]
+            self._tasks.append(asyncio.create_task(listener, name="pkg-listener"))
         self.started = True
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks = []
+        pending: set[asyncio.Task[None]] = set()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=STOP_GRACE_S)
         if self.feed is not None:
-            await self.feed.close()
+            await self.feed.close()  # also ends a listener whose cancellation got lost
+        if pending:
+            _done, pending = await asyncio.wait(pending, timeout=STOP_TIMEOUT_S)
+            for task in pending:
+                log.error("manager_task_did_not_stop", task=task.get_name())
+        self._tasks = []
         self.started = False
 
     async def __aenter__(self) -> PKGManager:
@@ -284,8 +289,11 @@ class PKGManager:
         return snapshot
 
     async def _db(self, call: Awaitable[T]) -> T:
+        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that
+        # arrives as the call completes, and a listener that ignores stop() hangs shutdown
         try:
-            return await asyncio.wait_for(call, self.db_timeout_s)
+            async with asyncio.timeout(self.db_timeout_s):
+                return await call
         except TimeoutError as exc:
             raise StoreUnavailableError(f"database did not answer in {self.db_timeout_s}s") from exc
 
