@@ -120,7 +120,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await _migrate(settings)
     client = PKGClient(settings.database_url, env=settings.env)
     feed: Any = (
-        RedisChangeFeed(settings.redis_url, channel=settings.redis_channel)
+        RedisChangeFeed(
+            settings.redis_url,
+            channel=settings.redis_channel,
+            on_reconnect=app.state.metrics.redis_reconnect,
+        )
         if settings.redis_url
         else InProcessBus()
     )

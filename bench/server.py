@@ -37,13 +37,17 @@ class ServerProcess:
     def start(self, *, wait_ready: bool = True, timeout: float = 60.0) -> ServerProcess:
         env = {**os.environ, **self.env, "PKG_HOST": "127.0.0.1", "PKG_PORT": str(self.port)}
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "serve"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        finally:
+            if not isinstance(log, int):
+                log.close()  # the child has its own descriptor
         if wait_ready:
             self.wait(timeout=timeout)
         return self

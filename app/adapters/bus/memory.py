@@ -1,0 +1,90 @@
+"""InProcessBus: the change feed of a single process (embedded mode, no Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+import structlog
+
+from app.domain.change import ChangeMessage
+from app.services.feed import MessageHandler, SubscribedHandler
+
+log = structlog.get_logger("pkg.bus")
+BACKLOG_LIMIT = 1000
+
+
+class InProcessBus:
+    """Every `publish` reaches every listener of this object, in order, one message at a time.
+
+    Unlike Redis pub/sub, nothing is lost in one process: messages published while nobody
+    listens yet (a manager publishing before its listener task has run) wait, up to
+    `BACKLOG_LIMIT`, for the next listener to subscribe.
+    """
+
+    def __init__(self) -> None:
+        # None in a queue tells its listener to stop (close).
+        self._queues: list[asyncio.Queue[ChangeMessage | None]] = []
+        self._backlog: deque[ChangeMessage] = deque(maxlen=BACKLOG_LIMIT)
+        self._closed = False
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._queues) and not self._closed
+
+    async def listen(self, on_message: MessageHandler, on_subscribed: SubscribedHandler) -> None:
+        """Subscribe, await `on_subscribed()` once, then deliver until `close()`."""
+        if self._closed:
+            return
+        queue: asyncio.Queue[ChangeMessage | None] = asyncio.Queue()
+        while self._backlog:
+            queue.put_nowait(self._backlog.popleft())
+        self._queues.append(queue)  # before on_subscribed: nothing published meanwhile is lost
+        try:
+            await _call_subscribed(on_subscribed)
+            while not _cancel_swallowed() and (message := await queue.get()) is not None:
+                await _deliver(message, on_message)
+            if _cancel_swallowed():
+                raise asyncio.CancelledError
+        finally:
+            self._queues.remove(queue)
+
+    async def publish(self, message: ChangeMessage) -> None:
+        if self._closed:
+            raise RuntimeError("the in-process bus is closed")
+        if not self._queues:
+            self._backlog.append(message)
+        for queue in self._queues:
+            queue.put_nowait(message)
+
+    async def close(self) -> None:
+        self._closed = True
+        for queue in self._queues:
+            queue.put_nowait(None)
+
+
+def _cancel_swallowed() -> bool:
+    """True when this task was cancelled but a handler swallowed the CancelledError (Python
+    3.11's `asyncio.wait_for` does when the awaited call finishes at the same moment): the
+    listener must still stop, or whoever cancelled it waits forever."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def _call_subscribed(on_subscribed: SubscribedHandler) -> None:
+    try:
+        await on_subscribed()
+    except Exception as exc:  # the listener's loop: log and go on, like the manager's loops
+        log.error("feed_subscribed_handler_failed", error=str(exc), error_type=type(exc).__name__)
+
+
+async def _deliver(message: ChangeMessage, on_message: MessageHandler) -> None:
+    try:
+        await on_message(message)
+    except Exception as exc:  # one failed message must not stop the ones behind it
+        log.error(
+            "change_message_failed",
+            message=message.encode(),
+            error=str(exc),
+            error_type=type(exc).__name__,
+        )
