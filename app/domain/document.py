@@ -276,7 +276,7 @@ class _Checker:
         if not isinstance(name, str) or not name.strip():
             self.error(f"{loc}.name", "required: a non-empty string")
             return None
-        loc = f"rules[{name}]"
+        first_error = len(self.errors)
         if name in seen:
             self.error(f"{loc}.name", "duplicate rule name")
         seen.add(name)
@@ -293,6 +293,7 @@ class _Checker:
             metadata = {}
         conditions = self.conditions(raw.get("conditions"), loc)
         emissions = self.emissions(raw.get("emissions"), loc, types, metadata)
+        self.name_rule(first_error, name)
         return {
             "id": rule_id_for(version, name),
             "rule_name": name,
@@ -302,6 +303,12 @@ class _Checker:
             "conditions": conditions,
             "emissions": emissions,
         }
+
+    def name_rule(self, first_error: int, name: str) -> None:
+        """Locations index the rule (`rules[3]`); messages name it, so both lead to it."""
+        for index in range(first_error, len(self.errors)):
+            problem = self.errors[index]
+            self.errors[index] = FieldError(problem.loc, f"rule {name!r}: {problem.msg}")
 
     # ------------------------------------------------------------------ conditions
     def conditions(self, raw: Any, rule_loc: str) -> list[dict[str, Any]]:

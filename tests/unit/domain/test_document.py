@@ -98,7 +98,7 @@ def test_a_bad_condition_is_named_by_rule_condition_and_field(
     condition: dict[str, Any], loc: str, words: str
 ) -> None:
     errors = errors_of(with_condition(condition))
-    where = f"rules[vip].conditions[0].{loc}"
+    where = f"rules[0].conditions[0].{loc}"
     assert where in errors, errors
     assert words in errors[where]
 
@@ -107,10 +107,11 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
     document = minimal(env="moon", engine="lisp")
     document["rules"].append({"name": "vip", "emissions": [{"subtask_type": "nope"}]})
     errors = errors_of(document)
-    assert {"env", "engine", "rules[vip].name", "rules[vip].emissions[0].subtask_type"} <= set(
+    assert {"env", "engine", "rules[1].name", "rules[1].emissions[0].subtask_type"} <= set(
         errors
     )
-    assert "escalate" in errors["rules[vip].emissions[0].subtask_type"]
+    assert "rule 'vip'" in errors["rules[1].emissions[0].subtask_type"]
+    assert "escalate" in errors["rules[1].emissions[0].subtask_type"]
 
 
 def test_a_gate_needs_a_source_emitted_by_the_same_rule() -> None:
@@ -118,9 +119,9 @@ def test_a_gate_needs_a_source_emitted_by_the_same_rule() -> None:
     document["rules"][0]["emissions"].append(
         {"subtask_type": "escalate", "name": "g", "relationship": "GATE"}
     )
-    assert "rules[vip].metadata.gate_source" in errors_of(document)
+    assert "rules[0].metadata.gate_source" in errors_of(document)
     document["rules"][0]["metadata"] = {"gate_source": "elsewhere"}
-    assert "not emitted" in errors_of(document)["rules[vip].metadata.gate_source"]
+    assert "not emitted" in errors_of(document)["rules[0].metadata.gate_source"]
     document["rules"][0]["metadata"] = {"gate_source": "escalate"}
     assert parse_policy_document(document).rules[0]["metadata"]["gate_source"] == "escalate"
 
