@@ -1,0 +1,181 @@
+"""Promotions, rollbacks and their audit trail (the seed's `PKGPromotionsDAO`).
+
+A promotion is one transaction: lock the env, check, deactivate the active snapshot, activate
+the target, write the audit row. Concurrent promotions of one env serialize: on PostgreSQL on
+`pg_advisory_xact_lock(hashtext('pkg_promote:' || env))` (the same lock the SQL function
+`pkg_promote_snapshot` takes), on SQLite on the database write lock taken by `BEGIN IMMEDIATE`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.adapters.db.engine import reading, writing
+from app.adapters.db.snapshot_rows import mark_active
+from app.adapters.db.tables import PromotionRow, SnapshotRow, utcnow
+from app.adapters.db.validation import latest_run
+from app.domain.errors import ConflictError, NotFoundError, PromotionRefusedError
+
+
+class SqlPromotionRepository:
+    def __init__(self, engine: AsyncEngine, *, env: str = "prod") -> None:
+        self.engine = engine
+        self.env = env
+
+    async def get_promotions(
+        self, snapshot_id: int | None = None, env: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The audit trail, newest first."""
+        query = select(PromotionRow.__table__).order_by(PromotionRow.id.desc()).limit(limit)
+        if snapshot_id is not None:
+            query = query.where(PromotionRow.snapshot_id == snapshot_id)
+        if env is not None:
+            query = query.where(PromotionRow.env == env)
+        async with reading(self.engine) as conn:
+            return [dict(row._mapping) for row in await conn.execute(query)]
+
+    async def create_promotion(
+        self,
+        snapshot_id: int,
+        actor: str,
+        action: str = "promote",
+        reason: str | None = None,
+        metrics: dict[str, Any] | None = None,
+        success: bool = True,
+    ) -> int:
+        """Write a bare audit row (the seed's API); `promote` is what changes what is active."""
+        async with writing(self.engine) as conn:
+            query = select(SnapshotRow.version, SnapshotRow.env).where(
+                SnapshotRow.id == snapshot_id
+            )
+            row = (await conn.execute(query)).first()
+            if row is None:
+                raise NotFoundError(f"snapshot {snapshot_id} does not exist")
+            return await _audit(
+                conn,
+                snapshot_id=snapshot_id,
+                env=row.env,
+                from_version=None,
+                to_version=row.version,
+                actor=actor,
+                action=action,
+                reason=reason,
+                metrics=metrics,
+                success=success,
+            )
+
+    async def promote(
+        self,
+        version: str,
+        *,
+        env: str,
+        actor: str,
+        reason: str | None = None,
+        force: bool = False,
+        metrics: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        async with writing(self.engine) as conn:
+            await _lock_env(conn, env)
+            target = await _target(conn, version, env=env)
+            run = await latest_run(conn, target["id"])
+            if not force and not (run and run["success"]):
+                why = "was never validated" if run is None else "did not pass its latest validation"
+                raise PromotionRefusedError(
+                    f"snapshot {version} {why}; validate it or promote with force"
+                )
+            audit = {**(metrics or {}), "forced": force, "validation_run_id": run and run["id"]}
+            return await _switch(conn, target, env=env, actor=actor, reason=reason,
+                                 action="promote", metrics=audit)  # fmt: skip
+
+    async def rollback(
+        self, *, env: str, actor: str, reason: str | None = None, to_version: str | None = None
+    ) -> dict[str, Any]:
+        """Back to `to_version`, or to the version that was active before the current one."""
+        async with writing(self.engine) as conn:
+            await _lock_env(conn, env)
+            version = to_version or await _previous_version(conn, env)
+            target = await _target(conn, version, env=env)
+            return await _switch(conn, target, env=env, actor=actor, reason=reason,
+                                 action="rollback", metrics={"forced": False})  # fmt: skip
+
+
+async def _lock_env(conn: AsyncConnection, env: str) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"pkg_promote:{env}"}
+        )
+    # SQLite: the transaction began with BEGIN IMMEDIATE, so it already holds the write lock
+
+
+async def _target(conn: AsyncConnection, version: str, *, env: str) -> dict[str, Any]:
+    query = select(SnapshotRow.__table__).where(SnapshotRow.version == version)
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise NotFoundError(f"snapshot {version} does not exist")
+    target = dict(row._mapping)
+    if target["env"] != env:
+        raise PromotionRefusedError(f"snapshot {version} belongs to env {target['env']}, not {env}")
+    if target["is_active"]:
+        raise ConflictError(f"snapshot {version} is already active in {env}")
+    return target
+
+
+async def _active_version(conn: AsyncConnection, env: str) -> str | None:
+    query = select(SnapshotRow.version).where(SnapshotRow.env == env, SnapshotRow.is_active)
+    version: str | None = (await conn.execute(query)).scalar_one_or_none()
+    return version
+
+
+async def _previous_version(conn: AsyncConnection, env: str) -> str:
+    active = await _active_version(conn, env)
+    if active is None:
+        raise PromotionRefusedError(f"nothing to roll back to: no active snapshot in {env}")
+    query = (
+        select(PromotionRow.from_version)
+        .where(PromotionRow.env == env, PromotionRow.to_version == active, PromotionRow.success)
+        .order_by(PromotionRow.id.desc())
+        .limit(1)
+    )
+    previous: str | None = (await conn.execute(query)).scalar_one_or_none()
+    if previous is None:
+        raise PromotionRefusedError(f"nothing to roll back to: {active} has no predecessor")
+    return previous
+
+
+async def _switch(
+    conn: AsyncConnection,
+    target: dict[str, Any],
+    *,
+    env: str,
+    actor: str,
+    reason: str | None,
+    action: str,
+    metrics: dict[str, Any],
+) -> dict[str, Any]:
+    previous = await _active_version(conn, env)
+    await mark_active(conn, env=env, snapshot_id=target["id"])
+    promotion_id = await _audit(
+        conn,
+        snapshot_id=target["id"],
+        env=env,
+        from_version=previous,
+        to_version=target["version"],
+        actor=actor,
+        action=action,
+        reason=reason,
+        metrics=metrics,
+        success=True,
+    )
+    row = await conn.execute(select(PromotionRow.__table__).where(PromotionRow.id == promotion_id))
+    return dict(row.one()._mapping)
+
+
+async def _audit(conn: AsyncConnection, **values: Any) -> int:
+    result = await conn.execute(
+        insert(PromotionRow).values(created_at=utcnow(), **values).returning(PromotionRow.id)
+    )
+    promotion_id: int = result.scalar_one()
+    return promotion_id

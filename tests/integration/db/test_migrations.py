@@ -1,0 +1,53 @@
+"""The Alembic history goes down to nothing and up again, on both databases."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.adapters.db import PKGClient
+from app.adapters.db.migrations import downgrade_to_base, upgrade_to_head
+from tests.integration.db.conftest import make_document
+
+pytestmark = pytest.mark.integration
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            names: list[str] = await conn.run_sync(lambda c: inspect(c).get_table_names())
+            return {n for n in names if n.startswith("pkg_")}
+    finally:
+        await engine.dispose()
+
+
+async def test_downgrade_to_base_then_upgrade_again(db_url: str) -> None:
+    client = PKGClient(db_url)
+    try:
+        await client.create_snapshot(make_document("rules@1.0.0"))
+    finally:
+        await client.close()
+    assert len(await _tables(db_url)) == 11
+
+    await downgrade_to_base(db_url)
+    assert await _tables(db_url) == set()
+    await upgrade_to_head(db_url)
+    await upgrade_to_head(db_url)  # idempotent at head
+
+    client = PKGClient(db_url)
+    try:
+        assert len(await _tables(db_url)) == 11
+        assert await client.list_snapshots() == []
+        await client.create_snapshot(make_document("rules@1.0.0"))
+    finally:
+        await client.close()
+
+
+async def test_upgrade_creates_the_sqlite_folder(tmp_path: object) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/nested/deeper/pkg.db"
+
+    await upgrade_to_head(url)
+
+    assert len(await _tables(url)) == 11
