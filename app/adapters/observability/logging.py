@@ -19,7 +19,7 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="unix", key="timestamp"),
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
             structlog.processors.format_exc_info,
             renderer,
         ],
