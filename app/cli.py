@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from app.adapters.observability.logging import configure_logging
 from app.domain.document import parse_policy_document
 from app.domain.errors import DocumentError
 from app.domain.fixtures import run_fixtures
@@ -161,6 +162,7 @@ def status(url: Url = DEFAULT_URL, token: Token = None) -> None:
 @cli.command("test")
 def test_document(file: Path) -> None:
     """Run a policy document's fixtures locally, with no server (like `opa test`)."""
+    configure_logging(level="WARNING", json=False)
     try:
         document = parse_policy_document(read_document(file))
     except DocumentError as exc:
