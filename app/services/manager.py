@@ -247,7 +247,10 @@ class PKGManager:
         self.db_active_version = version
         if version is None or version == self._last_seen_db_version:
             return
-        if version == self.active_version or await self.activate(version, source=source):
+        # a last-known-good copy from disk is re-read from the database (activate does that),
+        # so the replica stops being degraded once the database is back
+        serving = version == self.active_version and not self._from_cache
+        if serving or await self.activate(version, source=source):
             self._last_seen_db_version = version
 
     async def refresh_deployments(self) -> None:

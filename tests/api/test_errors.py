@@ -29,6 +29,16 @@ async def test_unknown_versions_are_404(api: httpx.AsyncClient) -> None:
     assert_problem(await api.get("/validation/runs/999999"), 404)
 
 
+async def test_a_heartbeat_naming_an_unknown_snapshot_is_404_and_stores_nothing(
+    api: httpx.AsyncClient,
+) -> None:
+    beat = await api.post(
+        "/devices/door:9/heartbeat", json={"device_type": "door", "snapshot_id": 424242}
+    )
+    assert_problem(beat, 404)
+    assert (await api.get("/devices")).json() == []
+
+
 async def test_an_invalid_document_is_422_naming_rule_condition_and_field(
     api: httpx.AsyncClient,
 ) -> None:

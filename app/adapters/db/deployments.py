@@ -171,12 +171,15 @@ class SqlDeviceRepository:
         """Upsert what a device runs; a version alone is resolved to its snapshot id (and an
         id alone to its version)."""
         async with writing(self.engine) as conn:
-            if version is not None and snapshot_id is None:
+            if snapshot_id is not None:
+                query_v = select(SnapshotRow.version).where(SnapshotRow.id == snapshot_id)
+                stored = (await conn.execute(query_v)).scalar_one_or_none()
+                if stored is None:
+                    raise NotFoundError(f"snapshot id {snapshot_id} does not exist")
+                version = version or stored
+            elif version is not None:
                 query = select(SnapshotRow.id).where(SnapshotRow.version == version)
                 snapshot_id = (await conn.execute(query)).scalar_one_or_none()
-            elif snapshot_id is not None and version is None:
-                query_v = select(SnapshotRow.version).where(SnapshotRow.id == snapshot_id)
-                version = (await conn.execute(query_v)).scalar_one_or_none()
             values = {
                 "device_id": device_id,
                 "device_type": device_type,

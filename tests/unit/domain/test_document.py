@@ -107,9 +107,7 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
     document = minimal(env="moon", engine="lisp")
     document["rules"].append({"name": "vip", "emissions": [{"subtask_type": "nope"}]})
     errors = errors_of(document)
-    assert {"env", "engine", "rules[1].name", "rules[1].emissions[0].subtask_type"} <= set(
-        errors
-    )
+    assert {"env", "engine", "rules[1].name", "rules[1].emissions[0].subtask_type"} <= set(errors)
     assert "rule 'vip'" in errors["rules[1].emissions[0].subtask_type"]
     assert "escalate" in errors["rules[1].emissions[0].subtask_type"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app.adapters.bus.memory import InProcessBus
 
+from app.adapters.bus.memory import InProcessBus
 from app.adapters.snapshot_cache import FileSnapshotCache
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
 from app.domain.errors import StoreUnavailableError
@@ -201,6 +201,21 @@ async def test_with_the_database_down_it_starts_from_the_last_known_good_snapsho
         store.active["prod"] = "v2"
         await manager.reconcile()
         assert served(manager) == "v2"
+        assert not manager.get_health_status()["degraded_mode"]
+
+
+async def test_a_cached_start_stops_being_degraded_when_the_same_version_is_active_again(
+    store: FakeStore, tmp_path: Path
+) -> None:
+    async with manager_for(store, tmp_path) as manager:
+        assert served(manager) == "v1"
+    store.down = True
+    async with manager_for(store, tmp_path) as manager:
+        assert manager.get_metadata()["served_from_cache"]
+        store.down = False
+        await manager.reconcile()
+        assert served(manager) == "v1"
+        assert not manager.get_metadata()["served_from_cache"]
         assert not manager.get_health_status()["degraded_mode"]
 
 
