@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -83,11 +84,15 @@ def promote_and_measure(
     committed = datetime.fromisoformat(promotion["created_at"]).timestamp()
     lags: dict[str, float] = {}
     for name, url in replicas.items():
-        wait_for(lambda url=url: metadata(url)["version"] == version, within=within)
+        wait_for(partial(serves, url, version), within=within)
         info = metadata(url)
         lags[name] = (float(info["active_since"]) - committed) * 1e3
         lags[f"{name}: of which load"] = float(info["last_load_duration_ms"])
     return lags
+
+
+def serves(url: str, version: str) -> bool:
+    return bool(metadata(url)["version"] == version)
 
 
 def metadata(url: str) -> dict[str, Any]:
@@ -141,8 +146,8 @@ def run(args: argparse.Namespace, tmp: Path, postgres: PostgresServer, redis: Re
         wait_for(lambda: not metadata(b)["redis_connected"], within=10)
         down: list[float] = []
         for version in versions[args.promotions :]:
-            lag = promote_and_measure(version, a, {"replica B": b}, args.reconcile + 10)
-            down.append(lag["replica B"])
+            lags_down = promote_and_measure(version, a, {"replica B": b}, args.reconcile + 10)
+            down.append(lags_down["replica B"])
         print(f"Redis down: replica B converges by polling (reconcile {args.reconcile} s)")
         print("  " + summary("replica B", down))
         redis.start()

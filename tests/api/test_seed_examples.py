@@ -47,7 +47,7 @@ async def test_example_1_basic_usage(client: PKGClient, db_url: str, tmp_path: P
     )
     try:
         assert get_global_pkg_manager() is manager
-        evaluator = get_global_pkg_manager().get_active_evaluator()  # type: ignore[union-attr]
+        evaluator = get_global_pkg_manager().get_active_evaluator()
         assert evaluator is not None
         task_facts = example("hotel_ops.yaml")["fixtures"][0]["input"]
         result = evaluator.evaluate(task_facts)
@@ -84,7 +84,7 @@ async def test_example_3_ab_testing_two_versions(
         assert test_evaluator is not None
         facts = example("hotel_ops.yaml")["fixtures"][0]["input"]
         candidate = test_evaluator.evaluate(facts)
-        active = manager.get_active_evaluator().evaluate(facts)  # type: ignore[union-attr]
+        active = manager.get_active_evaluator().evaluate(facts)
         assert (candidate["snapshot"], active["snapshot"]) == (
             beta,
             example("hotel_ops.yaml")["version"],

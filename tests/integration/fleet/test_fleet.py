@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from functools import partial
 
 import pytest
 
-from tests.integration.fleet.conftest import RECONCILE_S, Fleet, wait_until
+from tests.integration.fleet.conftest import RECONCILE_S, Fleet, Replica, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BACKOFF_BOUND_S = 1 + 3 + 7  # the first three reconnect waits: 1, then ≤ b*2+1 each
@@ -56,6 +57,10 @@ def test_with_redis_gone_for_good_b_still_converges_by_polling(fleet: Fleet) -> 
     wait_until(lambda: fleet.b.health()["redis_connected"], within=BACKOFF_BOUND_S + 5)
 
 
+def db_lost(replica: Replica) -> bool:
+    return not replica.health()["db_connected"]
+
+
 def test_with_postgres_down_replicas_serve_report_degraded_and_refuse_writes(
     fleet: Fleet,
 ) -> None:
@@ -63,7 +68,7 @@ def test_with_postgres_down_replicas_serve_report_degraded_and_refuse_writes(
     fleet.postgres.stop()
     try:
         for replica in (fleet.a, fleet.b):
-            wait_until(lambda r=replica: not r.health()["db_connected"], within=RECONCILE_S + 5)
+            wait_until(partial(db_lost, replica), within=RECONCILE_S + 5)
             health = replica.health()
             assert health["status"] == "degraded" and "database" in health["last_error"]
             assert replica.serves() == serving
@@ -73,9 +78,13 @@ def test_with_postgres_down_replicas_serve_report_degraded_and_refuse_writes(
     finally:
         fleet.postgres.start()
     for replica in (fleet.a, fleet.b):
-        wait_until(lambda r=replica: r.health()["status"] == "ok", within=RECONCILE_S + 5)
+        wait_until(partial(is_ok, replica), within=RECONCILE_S + 5)
     fleet.promote("fleet@1")
     wait_until(lambda: fleet.b.serves() == "fleet@1", within=RECONCILE_S + 1)
+
+
+def is_ok(replica: Replica) -> bool:
+    return bool(replica.health()["status"] == "ok")
 
 
 def test_a_replica_restarted_while_postgres_is_down_serves_the_last_known_good(

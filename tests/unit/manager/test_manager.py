@@ -87,13 +87,33 @@ class FakeStore:
         self._check()
         return self.active.get(env)
 
-    async def get_deployments(self, **_: Any) -> list[dict[str, Any]]:
+    async def get_deployments(
+        self,
+        snapshot_id: int | None = None,
+        target: str | None = None,
+        region: str | None = None,
+        active_only: bool = True,
+    ) -> list[dict[str, Any]]:
         self._check()
         return list(self.deployments)
 
-    async def update_device_heartbeat(self, **fields: Any) -> None:
+    async def update_device_heartbeat(
+        self,
+        device_id: str,
+        device_type: str,
+        snapshot_id: int | None = None,
+        version: str | None = None,
+        region: str = "global",
+    ) -> None:
         self._check()
-        self.heartbeats.append(fields)
+        self.heartbeats.append(
+            {
+                "device_id": device_id,
+                "device_type": device_type,
+                "version": version,
+                "region": region,
+            }
+        )
 
 
 def served(manager: PKGManager) -> str | None:
