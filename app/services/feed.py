@@ -21,6 +21,8 @@ class ChangeFeed(Protocol):
     `connected` is true only while subscribed. `publish` raises on failure; callers decide.
     """
 
+    transport: str  # "redis", "in-process": what health reports as the propagation channel
+
     @property
     def connected(self) -> bool: ...
 

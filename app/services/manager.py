@@ -155,7 +155,12 @@ class PKGManager:
 
     @property
     def redis_connected(self) -> bool:
-        return self.feed is not None and self.feed.connected
+        """True only while subscribed to Redis (the in-process bus is not Redis)."""
+        return self.feed_transport == "redis" and self.feed is not None and self.feed.connected
+
+    @property
+    def feed_transport(self) -> str | None:
+        return getattr(self.feed, "transport", None) if self.feed is not None else None
 
     def get_health_status(self) -> dict[str, Any]:
         return {
@@ -193,6 +198,7 @@ class PKGManager:
             "active_since": self.active_since,
             "db_active_version": self.db_active_version,
             "redis_connected": self.redis_connected,
+            "propagation": self.feed_transport,
             "served_from_cache": self._from_cache,
             "last_activation_source": self.last_activation_source,
             "last_load_duration_ms": self.last_load_duration_ms,

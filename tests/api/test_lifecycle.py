@@ -176,8 +176,11 @@ async def test_health_ready_metadata_and_metrics_tell_the_truth(api: httpx.Async
     assert (await api.get("/health/ready")).status_code == 200
     health = (await api.get("/health")).json()
     assert health["status"] == "ok" and health["db_connected"] is True
+    # embedded mode: the in-process bus propagates, and health does not pretend it is Redis
+    assert (health["redis_connected"], health["redis_expected"]) == (False, False)
     metadata = (await api.get("/metadata")).json()
     assert metadata["version"] == example("hotel_ops.yaml")["version"]
+    assert metadata["propagation"] == "in-process"
     await api.post("/evaluate", json={})
     metrics = (await api.get("/metrics")).text
     assert "pkg_hotswap_count_total 1.0" in metrics

@@ -28,6 +28,8 @@ class InProcessBus:
         self._backlog: deque[ChangeMessage] = deque(maxlen=BACKLOG_LIMIT)
         self._closed = False
 
+    transport = "in-process"
+
     @property
     def connected(self) -> bool:
         return bool(self._queues) and not self._closed

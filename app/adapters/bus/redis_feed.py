@@ -90,6 +90,8 @@ class RedisChangeFeed:
         self._idle = asyncio.Event()  # set while no pub/sub session is open
         self._idle.set()
 
+    transport = "redis"
+
     @property
     def connected(self) -> bool:
         return self._connected

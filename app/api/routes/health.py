@@ -34,7 +34,7 @@ async def health(request: Request) -> dict[str, Any]:
         }
     status = manager.get_health_status()
     status["status"] = "degraded" if status["degraded_mode"] else "ok"
-    status["redis_expected"] = manager.feed is not None
+    status["redis_expected"] = manager.feed_transport == "redis"
     return dict(status)
 
 
