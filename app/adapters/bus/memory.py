@@ -7,6 +7,7 @@ from collections import deque
 
 import structlog
 
+from app.adapters.bus.delivery import call_subscribed, cancel_swallowed, deliver
 from app.domain.change import ChangeMessage
 from app.services.feed import MessageHandler, SubscribedHandler
 
@@ -43,10 +44,10 @@ class InProcessBus:
             queue.put_nowait(self._backlog.popleft())
         self._queues.append(queue)  # before on_subscribed: nothing published meanwhile is lost
         try:
-            await _call_subscribed(on_subscribed)
-            while not _cancel_swallowed() and (message := await queue.get()) is not None:
-                await _deliver(message, on_message)
-            if _cancel_swallowed():
+            await call_subscribed(on_subscribed)
+            while not cancel_swallowed() and (message := await queue.get()) is not None:
+                await deliver(message, on_message)
+            if cancel_swallowed():
                 raise asyncio.CancelledError
         finally:
             self._queues.remove(queue)
@@ -63,30 +64,3 @@ class InProcessBus:
         self._closed = True
         for queue in self._queues:
             queue.put_nowait(None)
-
-
-def _cancel_swallowed() -> bool:
-    """True when this task was cancelled but a handler swallowed the CancelledError (Python
-    3.11's `asyncio.wait_for` does when the awaited call finishes at the same moment): the
-    listener must still stop, or whoever cancelled it waits forever."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-async def _call_subscribed(on_subscribed: SubscribedHandler) -> None:
-    try:
-        await on_subscribed()
-    except Exception as exc:  # the listener's loop: log and go on, like the manager's loops
-        log.error("feed_subscribed_handler_failed", error=str(exc), error_type=type(exc).__name__)
-
-
-async def _deliver(message: ChangeMessage, on_message: MessageHandler) -> None:
-    try:
-        await on_message(message)
-    except Exception as exc:  # one failed message must not stop the ones behind it
-        log.error(
-            "change_message_failed",
-            message=message.encode(),
-            error=str(exc),
-            error_type=type(exc).__name__,
-        )

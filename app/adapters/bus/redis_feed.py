@@ -24,6 +24,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from app.adapters.bus.delivery import call_subscribed, cancel_swallowed, deliver
 from app.domain.change import ChangeMessage, parse_change_message
 from app.services.feed import MessageHandler, SubscribedHandler
 
@@ -138,9 +139,9 @@ class RedisChangeFeed:
             self._connected = True
             self._delay = self.backoff_initial_s
             log.info("redis_subscribed", channel=self.channel, reconnects=self.reconnects)
-            await _call_subscribed(on_subscribed)
+            await call_subscribed(on_subscribed)
             await self._pump(pubsub, on_message)
-            if _cancel_swallowed():
+            if cancel_swallowed():
                 raise asyncio.CancelledError
         finally:
             self._connected = False
@@ -161,7 +162,7 @@ class RedisChangeFeed:
         """Deliver until closed. A dead server shows as EOF at once; a hung one as no PONG."""
         loop = asyncio.get_running_loop()
         heard, pinged = loop.time(), None
-        while not self._closed and not _cancel_swallowed():
+        while not self._closed and not cancel_swallowed():
             reply = await pubsub.get_message(
                 ignore_subscribe_messages=True, timeout=self.health_check_interval_s
             )
@@ -217,22 +218,8 @@ class RedisChangeFeed:
 
     async def _pause(self, delay: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay)
-
-
-def _cancel_swallowed() -> bool:
-    """True when this task was cancelled but a handler swallowed the CancelledError (Python
-    3.11's `asyncio.wait_for` does when the awaited call finishes at the same moment): the
-    listener must still stop, or whoever cancelled it waits forever."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-async def _call_subscribed(on_subscribed: SubscribedHandler) -> None:
-    try:
-        await on_subscribed()
-    except Exception as exc:  # the listener's loop: log and go on, like the manager's loops
-        log.error("feed_subscribed_handler_failed", error=str(exc), error_type=type(exc).__name__)
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
 
 
 async def _deliver(data: str | bytes, on_message: MessageHandler, *, channel: str) -> None:
@@ -241,13 +228,4 @@ async def _deliver(data: str | bytes, on_message: MessageHandler, *, channel: st
     except ValueError as exc:
         log.warning("change_message_invalid", channel=channel, error=str(exc))
         return
-    try:
-        await on_message(message)
-    except Exception as exc:  # one failed message must not stop the ones behind it
-        log.error(
-            "change_message_failed",
-            channel=channel,
-            message=message.encode(),
-            error=str(exc),
-            error_type=type(exc).__name__,
-        )
+    await deliver(message, on_message, channel=channel)
