@@ -13,6 +13,7 @@ import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from app.adapters import opa_wasm
 from app.adapters.bus.memory import InProcessBus
 from app.adapters.bus.redis_feed import RedisChangeFeed
 from app.adapters.db.client import PKGClient
@@ -134,6 +135,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await _bootstrap(settings, governance, settings.seed_file)
     await manager.start()
     app.state.manager, app.state.governance = manager, governance
+    app.state.wasm_runtime = opa_wasm.WASM_RUNTIME_AVAILABLE
     _global_manager = manager
     log.info(
         "pkg_started",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Any
 
 import httpx
+import pytest
 
+from app.adapters import opa_wasm
 from tests.unit.wasm import wat
 
 
@@ -76,3 +79,17 @@ async def test_a_wasm_document_with_an_unknown_entrypoint_is_refused(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert "nope/nothing" in response.text
+
+
+async def test_without_wasmtime_wasm_policies_answer_the_fallback_and_health_says_so(
+    app_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(opa_wasm, "WASM_RUNTIME_AVAILABLE", False)
+    api = await app_factory()
+    await api.post("/snapshots", json=wasm_document("kitchen@5.0.0"))
+    await api.post("/promotions", json={"version": "kitchen@5.0.0", "force": True})
+    decision = (await api.post("/evaluate", json={"tags": ["vip"]})).json()
+    assert decision["subtasks"] == [] and decision["rules"][0]["rule_id"] == "wasm-fallback"
+    health = (await api.get("/health")).json()
+    assert health["wasm_runtime"] is False and health["status"] == "degraded"
+    assert "wasm-fallback" in health["last_error"]

@@ -35,6 +35,12 @@ async def health(request: Request) -> dict[str, Any]:
     status = manager.get_health_status()
     status["status"] = "degraded" if status["degraded_mode"] else "ok"
     status["redis_expected"] = manager.feed_transport == "redis"
+    status["wasm_runtime"] = wasm_runtime = getattr(request.app.state, "wasm_runtime", True)
+    active = manager.get_active_evaluator()
+    if not wasm_runtime and active is not None and active.engine_type == "wasm":
+        # the active policy answers the seed's fallback envelope: say so
+        status["status"] = "degraded"
+        status["last_error"] = "wasmtime is not available: wasm policies answer wasm-fallback"
     return dict(status)
 
 
