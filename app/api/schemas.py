@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,10 @@ FACTS_EXAMPLE: dict[str, Any] = {
     "signals": {"urgency": 0.9, "sentiment": -0.4},
     "context": {"domain": "hotel_ops", "task_type": "guest_request", "room": "1204"},
 }
+
+
+MAX_ID = 2**63 - 1  # BIGINT: a larger id names nothing, and must be a 422, not a 500
+DatabaseId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class Subtask(BaseModel):
@@ -181,7 +185,7 @@ class HeartbeatRequest(BaseModel):
     device_type: str = Field(min_length=1, max_length=200, examples=["door"])
     region: str = Field("global", min_length=1, max_length=100)
     version: str | None = Field(None, examples=[VERSION_EXAMPLE])
-    snapshot_id: int | None = None
+    snapshot_id: DatabaseId | None = None
 
 
 class HealthResponse(BaseModel):

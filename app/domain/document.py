@@ -36,6 +36,7 @@ ENVIRONMENTS: Final = ("prod", "staging", "dev")
 RULE_ID_NAMESPACE: Final = uuid.UUID("6f1c3a2e-4b7d-5e8f-9a0b-1c2d3e4f5a6b")
 ORDERING: Final = (">=", "<=", ">", "<")
 MAX_VERSION_LENGTH: Final = 200
+PRIORITY_RANGE: Final = (-(2**31), 2**31 - 1)  # stored as a 32-bit INTEGER
 DOCUMENT_KEYS: Final = frozenset(
     {"version", "env", "engine", "subtask_types", "rules", "fixtures", "wasm", "notes"}
 )
@@ -284,6 +285,10 @@ class _Checker:
         priority = raw.get("priority", DEFAULT_PRIORITY)
         if isinstance(priority, bool) or not isinstance(priority, int):
             self.error(f"{loc}.priority", "must be an integer")
+        elif not PRIORITY_RANGE[0] <= priority <= PRIORITY_RANGE[1]:
+            self.error(
+                f"{loc}.priority", f"must be between {PRIORITY_RANGE[0]} and {PRIORITY_RANGE[1]}"
+            )
         disabled = raw.get("disabled", False)
         if not isinstance(disabled, bool):
             self.error(f"{loc}.disabled", "must be true or false")

@@ -27,6 +27,7 @@ async def test_unknown_versions_are_404(api: httpx.AsyncClient) -> None:
     assert_problem(await api.post("/validation/runs", json={"version": "nope@0"}), 404)
     assert_problem(await api.post("/promotions", json={"version": "nope@0", "force": True}), 404)
     assert_problem(await api.get("/validation/runs/999999"), 404)
+    assert_problem(await api.get(f"/validation/runs/{2**70}"), 422)  # no id that large exists
 
 
 async def test_a_heartbeat_naming_an_unknown_snapshot_is_404_and_stores_nothing(

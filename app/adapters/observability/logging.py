@@ -8,10 +8,21 @@ import sys
 import structlog
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is when a line is written, not when logging was configured (a
+    test runner or an embedding app may swap it, and a closed stream must not break logging)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     """Idempotent: safe to call once per app (tests build several apps in one process)."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=numeric, force=False)
+    logging.basicConfig(format="%(message)s", stream=_CurrentStderr(), level=numeric, force=False)
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     )
@@ -26,6 +37,6 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         # a bound logger that drops lower levels before any processor runs: DEBUG events on
         # the /evaluate path cost a method call, not a render
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

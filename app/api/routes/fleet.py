@@ -9,7 +9,13 @@ from starlette.responses import Response
 
 from app.api.auth import AdminRole, ReaderRole
 from app.api.deps import GovernanceDep
-from app.api.schemas import DeploymentPatch, DeploymentRequest, DeploymentResponse, HeartbeatRequest
+from app.api.schemas import (
+    MAX_ID,
+    DeploymentPatch,
+    DeploymentRequest,
+    DeploymentResponse,
+    HeartbeatRequest,
+)
 
 router = APIRouter(tags=["fleet"])
 DeviceId = Annotated[str, Path(min_length=1, max_length=200, examples=["door:D-1510"])]
@@ -49,7 +55,10 @@ async def create_deployment(
 
 @router.patch("/deployments/{deployment_id}", response_model=DeploymentResponse)
 async def update_deployment(
-    deployment_id: int, body: DeploymentPatch, governance: GovernanceDep, _role: AdminRole
+    deployment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: DeploymentPatch,
+    governance: GovernanceDep,
+    _role: AdminRole,
 ) -> dict[str, Any]:
     return await governance.update_deployment(
         deployment_id,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from app.api.auth import AdminRole, ReaderRole
 from app.api.deps import GovernanceDep
 from app.api.schemas import (
+    MAX_ID,
     PromotionRequest,
     PromotionResponse,
     RollbackRequest,
@@ -46,7 +47,7 @@ async def list_validation_runs(
 
 @router.get("/validation/runs/{run_id}", response_model=ValidationRunResponse)
 async def read_validation_run(
-    run_id: int, governance: GovernanceDep, _role: ReaderRole
+    run_id: Annotated[int, Path(ge=1, le=MAX_ID)], governance: GovernanceDep, _role: ReaderRole
 ) -> dict[str, Any]:
     run: dict[str, Any] | None = await governance.client.get_validation_run(run_id)
     if run is None:

@@ -11,6 +11,7 @@ from app.api.auth import AdminRole, ReaderRole
 from app.api.body import JSONResponse, read_document, read_facts
 from app.api.deps import GovernanceDep, SettingsDep
 from app.api.schemas import (
+    MAX_ID,
     FixtureModel,
     FixturesRequest,
     SimulateResponse,
@@ -112,7 +113,7 @@ async def list_snapshots(
     _role: ReaderRole,
     env: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = await governance.client.list_snapshots(
         env=env, limit=limit, offset=offset

@@ -135,6 +135,7 @@ def test_a_gate_needs_a_source_emitted_by_the_same_rule() -> None:
         ({"fixtures": [{"name": "f"}, {"name": "f"}]}, "fixtures[1].name"),
         ({"colour": "blue"}, "colour"),
         ({"wasm": {"artifact": "AA=="}}, "wasm"),
+        ({"rules": [{"name": "r", "priority": 2**40}]}, "rules[0].priority"),
     ],
 )
 def test_document_level_problems_name_their_field(changes: dict[str, Any], loc: str) -> None:
