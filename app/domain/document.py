@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import re2
-
+from app.domain.conditions import compile_pattern
 from app.domain.errors import DocumentError, FieldError
 from app.domain.snapshot import (
     CONDITION_TYPES,
@@ -390,15 +389,10 @@ class _Checker:
         if not isinstance(value, str):
             self.error(where, "MATCHES needs a regular expression string")
             return
-        options = re2.Options()
-        options.log_errors = False
         try:
-            re2.compile(value, options)
-        except re2.error as exc:
-            reason = exc.args[0] if exc.args else exc
-            if isinstance(reason, bytes):
-                reason = reason.decode("utf-8", "replace")
-            self.error(where, f"not a valid RE2 pattern: {reason}")
+            compile_pattern(value)
+        except ValueError as exc:
+            self.error(where, str(exc))
 
     # ------------------------------------------------------------------ emissions
     def emissions(

@@ -27,8 +27,6 @@ from app.services.rollout import Route, choose_route
 
 log = structlog.get_logger("pkg.manager")
 
-PKG_REDIS_CHANNEL = "pkg_updates"
-MAX_RECONNECT_BACKOFF = 60
 SERVICE_DEVICE_TYPE = "pkg-service"
 STOP_GRACE_S = 1.0
 STOP_TIMEOUT_S = 5.0

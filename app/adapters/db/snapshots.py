@@ -66,11 +66,6 @@ class SqlSnapshotRepository:
             row = await _snapshot_row(conn, SnapshotRow.version == version)
             return await load_snapshot(conn, row) if row else None
 
-    async def get_snapshot_by_id(self, snapshot_id: int) -> PKGSnapshotData | None:
-        async with reading(self.engine) as conn:
-            row = await _snapshot_row(conn, SnapshotRow.id == snapshot_id)
-            return await load_snapshot(conn, row) if row else None
-
     async def get_active_version(self, env: str) -> str | None:
         query = select(SnapshotRow.version).where(SnapshotRow.env == env, SnapshotRow.is_active)
         async with reading(self.engine) as conn:

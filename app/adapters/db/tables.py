@@ -32,13 +32,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-ENVIRONMENTS: Final = ("prod", "staging", "dev")
-ENGINES: Final = ("native", "wasm")
+from app.domain.document import ENVIRONMENTS
+from app.domain.snapshot import CONDITION_TYPES, ENGINES, OPERATORS, RELATIONSHIPS
+
 ARTIFACT_TYPES: Final = ("wasm_pack", "rego_bundle")
-CONDITION_TYPES: Final = ("TAG", "SIGNAL", "FACT", "VALUE")
-OPERATORS: Final = ("=", "!=", ">=", "<=", ">", "<", "IN", "EXISTS", "MATCHES")
-RELATIONSHIPS: Final = ("EMITS", "ORDERS", "GATE")
-PROMOTION_ACTIONS: Final = ("promote", "rollback")
 
 NAMING_CONVENTION: Final = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
