@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from app.adapters.bus.memory import InProcessBus
 from app.adapters.bus.redis_feed import RedisChangeFeed
 from app.adapters.db.client import PKGClient
 from app.adapters.db.migrations import upgrade_to_head
+from app.adapters.db.shadow import SqlShadowRepository
 from app.adapters.observability.logging import configure_logging
 from app.adapters.observability.metrics import PrometheusMetrics
 from app.adapters.opa_wasm import WasmLimits, configure
@@ -25,8 +27,10 @@ from app.adapters.snapshot_cache import FileSnapshotCache
 from app.domain.document import parse_policy_document
 from app.services.feed import register_feed_adapter
 from app.services.governance import Governance, bootstrap
+from app.services.guard import GuardedPromotions, GuardWatch
 from app.services.manager import PKGManager
 from app.services.policy_text import load_policy_text
+from app.services.shadow import ShadowConfig, ShadowRunner
 from app.settings import Settings
 
 log = structlog.get_logger("pkg.lifespan")
@@ -88,6 +92,40 @@ def build_manager(settings: Settings, client: Any, feed: Any, metrics: Any) -> P
     )
 
 
+def build_shadow(
+    settings: Settings, client: PKGClient, governance: Governance, metrics: Any
+) -> tuple[ShadowRunner, GuardWatch, GuardedPromotions]:
+    """Shadow lanes and promotion guards; counters are pooled under a per-process key."""
+    store = SqlShadowRepository(client.engine)
+    replica = f"{settings.instance_id}#{uuid.uuid4().hex[:8]}"
+    watch = GuardWatch(
+        store=store,
+        promoter=governance,
+        active_version=client.get_active_version,
+        env=settings.env,
+        replica=replica,
+        interval_s=settings.guard_interval_s,
+        db_timeout_s=settings.db_timeout_s,
+    )
+    config = ShadowConfig(
+        replica=replica,
+        queue_size=settings.shadow_queue_size,
+        examples=settings.shadow_examples,
+        flush_interval_s=settings.shadow_flush_interval_s,
+        mask=tuple(settings.shadow_mask),
+        max_facts_depth=settings.max_facts_depth,
+        db_timeout_s=settings.db_timeout_s,
+    )
+    shadow = ShadowRunner(
+        resolve=governance.load_evaluator,
+        store=store,
+        metrics=metrics,
+        config=config,
+        counter=watch,
+    )
+    return shadow, watch, GuardedPromotions(governance, store, shadow.totals_for)
+
+
 async def _migrate(settings: Settings) -> None:
     if not settings.auto_migrate:
         return
@@ -134,7 +172,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.seed_file is not None:
         await _bootstrap(settings, governance, settings.seed_file)
     await manager.start()
+    shadow, watch, guarded = build_shadow(settings, client, governance, app.state.metrics)
+    await shadow.start()
+    await watch.start()
     app.state.manager, app.state.governance = manager, governance
+    app.state.shadow, app.state.guarded_promotions = shadow, guarded
     app.state.wasm_runtime = opa_wasm.WASM_RUNTIME_AVAILABLE
     _global_manager = manager
     log.info(
@@ -148,7 +190,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         app.state.manager = app.state.governance = None
+        app.state.shadow = app.state.guarded_promotions = None
         if _global_manager is manager:
             _global_manager = None
+        await watch.stop()
+        await shadow.stop()
         await manager.stop()
         await client.close()

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     max_facts_depth: int = Field(default=32, gt=0)
     max_batch_items: int = Field(default=100, gt=0)
 
+    # shadow lanes and promotion guards (issue 11)
+    shadow_queue_size: int = Field(default=1000, gt=0)
+    shadow_examples: int = Field(default=10, ge=0, le=1000)
+    shadow_flush_interval_s: float = Field(default=5.0, gt=0)
+    shadow_mask: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["context"])
+    guard_interval_s: float = Field(default=5.0, gt=0)
+
     # logging
     log_level: str = "INFO"
     log_json: bool = True
@@ -59,6 +66,13 @@ class Settings(BaseSettings):
     def _split_tokens(cls, value: object) -> object:
         if isinstance(value, str):
             return [token.strip() for token in value.split(",") if token.strip()]
+        return value
+
+    @field_validator("shadow_mask", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [path.strip() for path in value.split(",") if path.strip()]
         return value
 
     @property

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 
 from app.services.governance import Governance
+from app.services.guard import GuardedPromotions
 from app.services.manager import PKGManager
+from app.services.shadow import ShadowRunner
 from app.settings import Settings
 
 
@@ -25,6 +27,20 @@ def get_governance(request: Request) -> Governance:
     return governance
 
 
+def get_shadow(request: Request) -> ShadowRunner:
+    shadow: ShadowRunner | None = getattr(request.app.state, "shadow", None)
+    if shadow is None:
+        raise HTTPException(503, "the service is starting")
+    return shadow
+
+
+def get_guarded_promotions(request: Request) -> GuardedPromotions:
+    guarded: GuardedPromotions | None = getattr(request.app.state, "guarded_promotions", None)
+    if guarded is None:
+        raise HTTPException(503, "the service is starting")
+    return guarded
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -37,4 +53,6 @@ def get_metrics(request: Request) -> Any:
 ManagerDep = Annotated[PKGManager, Depends(get_manager)]
 GovernanceDep = Annotated[Governance, Depends(get_governance)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ShadowDep = Annotated[ShadowRunner, Depends(get_shadow)]
+GuardedPromotionsDep = Annotated[GuardedPromotions, Depends(get_guarded_promotions)]
 MetricsDep = Annotated[Any, Depends(get_metrics)]

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.shadow_schemas import GuardRequest, LaneMode
+
 VERSION_EXAMPLE = "hotel-ops@1.1.0"
 FACTS_EXAMPLE: dict[str, Any] = {
     "tags": ["vip", "allergy_nuts"],
@@ -131,7 +133,10 @@ class PromotionRequest(BaseModel):
     env: str | None = Field(None, description="Defaults to the server's PKG_ENV")
     actor: str = Field("api", min_length=1, max_length=200)
     reason: str | None = Field(None, max_length=2000)
-    force: bool = Field(False, description="Promote even without a passed validation run")
+    force: bool = Field(
+        False, description="Promote even without a passed validation run or a passed guard"
+    )
+    guard: GuardRequest | None = Field(None, description="Shadow divergence and error-rate watch")
 
 
 class RollbackRequest(BaseModel):
@@ -162,12 +167,16 @@ class DeploymentRequest(BaseModel):
     region: str = Field("global", min_length=1, max_length=100)
     percent: int = Field(ge=0, le=100)
     is_active: bool = True
+    mode: LaneMode = Field(
+        "canary", description="canary: route callers to it; shadow: evaluate it on the side"
+    )
 
 
 class DeploymentPatch(BaseModel):
     version: str | None = Field(None, min_length=1)
     percent: int | None = Field(None, ge=0, le=100)
     is_active: bool | None = None
+    mode: LaneMode | None = None
 
 
 class DeploymentResponse(BaseModel):
@@ -179,6 +188,7 @@ class DeploymentResponse(BaseModel):
     region: str
     percent: int
     is_active: bool
+    mode: LaneMode = "canary"
 
 
 class HeartbeatRequest(BaseModel):

@@ -46,6 +46,15 @@ class Governance:
             raise NotFoundError(f"snapshot {version} does not exist")
         return snapshot
 
+    async def load_evaluator(self, version: str) -> PKGEvaluator:
+        return await self.manager.load_evaluator(version)
+
+    async def fixtures_of(self, version: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = await self.client.get_validation_fixtures(
+            (await self.snapshot(version)).id
+        )
+        return rows
+
     async def simulate(self, version: str, facts: dict[str, Any]) -> dict[str, Any]:
         evaluator = await self.manager.load_evaluator(version)
         return evaluator.evaluate(facts)
@@ -77,20 +86,27 @@ class Governance:
         reason: str | None,
         force: bool = False,
         env: str | None = None,
+        metrics: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         env = env or self.env
         promotion: dict[str, Any] = await self.client.promote(
-            version, env=env, actor=actor, reason=reason, force=force
+            version, env=env, actor=actor, reason=reason, force=force, metrics=metrics
         )
         await self._announce(ChangeMessage(ACTIVATE, version=version, env=env))
         return promotion
 
     async def rollback(
-        self, *, actor: str, reason: str | None, to_version: str | None, env: str | None = None
+        self,
+        *,
+        actor: str,
+        reason: str | None,
+        to_version: str | None,
+        env: str | None = None,
+        metrics: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         env = env or self.env
         promotion: dict[str, Any] = await self.client.rollback(
-            env=env, actor=actor, reason=reason, to_version=to_version
+            env=env, actor=actor, reason=reason, to_version=to_version, metrics=metrics
         )
         await self._announce(ChangeMessage(ACTIVATE, version=promotion["to_version"], env=env))
         return promotion
@@ -105,6 +121,13 @@ class Governance:
         deployment: dict[str, Any] = await self.client.update_deployment(deployment_id, **fields)
         await self._deployments_changed()
         return deployment
+
+    async def deployment(self, deployment_id: int) -> dict[str, Any]:
+        lanes: list[dict[str, Any]] = await self.client.get_deployments(active_only=False)
+        for lane in lanes:
+            if lane["id"] == deployment_id:
+                return lane
+        raise NotFoundError(f"deployment {deployment_id} does not exist")
 
     async def _deployments_changed(self) -> None:
         await self.manager.refresh_deployments()

@@ -3,6 +3,7 @@ adapters plugging in through small protocols)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from app.domain.snapshot import PKGSnapshotData
@@ -39,3 +40,42 @@ class SnapshotCache(Protocol):
     def save(self, snapshot: PKGSnapshotData) -> None: ...
 
     def load(self, env: str) -> PKGSnapshotData | None: ...
+
+
+class ShadowStore(Protocol):
+    """Where replicas pool their shadow and guard counters (`SqlShadowRepository`)."""
+
+    async def flush_shadow_stats(self, rows: list[dict[str, Any]]) -> None: ...
+
+    async def shadow_stats(
+        self, *, deployment_id: int | None = None, version: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    async def create_guard(
+        self,
+        *,
+        promotion_id: int,
+        env: str,
+        version: str,
+        from_version: str | None,
+        config: dict[str, Any],
+        watch_until: datetime,
+    ) -> dict[str, Any]: ...
+
+    async def watching_guards(self, env: str) -> list[dict[str, Any]]: ...
+
+    async def get_guard(self, promotion_id: int) -> dict[str, Any] | None: ...
+
+    async def flush_guard_stats(self, rows: list[dict[str, Any]]) -> None: ...
+
+    async def guard_totals(self, promotion_id: int) -> dict[str, int]: ...
+
+    async def decide_guard(
+        self,
+        promotion_id: int,
+        *,
+        status: str,
+        outcome: dict[str, Any] | None = None,
+        decided_by: str | None = None,
+        from_status: str = "watching",
+    ) -> bool: ...

@@ -130,6 +130,7 @@ class PKGClient:
         region: str = "global",
         percent: int,
         is_active: bool = True,
+        mode: str = "canary",
     ) -> dict[str, Any]:
         return await self._run(
             self.deployments.create_deployment(
@@ -138,6 +139,7 @@ class PKGClient:
                 region=region,
                 percent=percent,
                 is_active=is_active,
+                mode=mode,
             )
         )
 
@@ -148,6 +150,7 @@ class PKGClient:
         percent: int | None = None,
         is_active: bool | None = None,
         snapshot_version: str | None = None,
+        mode: str | None = None,
     ) -> dict[str, Any]:
         return await self._run(
             self.deployments.update_deployment(
@@ -155,6 +158,7 @@ class PKGClient:
                 percent=percent,
                 is_active=is_active,
                 snapshot_version=snapshot_version,
+                mode=mode,
             )
         )
 
@@ -216,10 +220,18 @@ class PKGClient:
         )
 
     async def rollback(
-        self, *, env: str, actor: str, reason: str | None = None, to_version: str | None = None
+        self,
+        *,
+        env: str,
+        actor: str,
+        reason: str | None = None,
+        to_version: str | None = None,
+        metrics: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         return await self._run(
-            self.promotions.rollback(env=env, actor=actor, reason=reason, to_version=to_version)
+            self.promotions.rollback(
+                env=env, actor=actor, reason=reason, to_version=to_version, metrics=metrics
+            )
         )
 
     # ------------------------------------------------------------------ devices

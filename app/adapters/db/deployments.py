@@ -21,6 +21,7 @@ DEPLOYMENT_COLUMNS = (
     DeploymentRow.region,
     DeploymentRow.percent,
     DeploymentRow.is_active,
+    DeploymentRow.mode,
     DeploymentRow.created_at,
     DeploymentRow.updated_at,
 )
@@ -62,6 +63,7 @@ class SqlDeploymentRepository:
         region: str = "global",
         percent: int,
         is_active: bool = True,
+        mode: str = "canary",
     ) -> dict[str, Any]:
         async with writing(self.engine) as conn:
             snapshot_id = await _snapshot_id(conn, snapshot_version)
@@ -74,6 +76,7 @@ class SqlDeploymentRepository:
                     region=region,
                     percent=percent,
                     is_active=is_active,
+                    mode=mode,
                     created_at=now,
                     updated_at=now,
                 )
@@ -88,12 +91,15 @@ class SqlDeploymentRepository:
         percent: int | None = None,
         is_active: bool | None = None,
         snapshot_version: str | None = None,
+        mode: str | None = None,
     ) -> dict[str, Any]:
         values: dict[str, Any] = {"updated_at": utcnow()}
         if percent is not None:
             values["percent"] = percent
         if is_active is not None:
             values["is_active"] = is_active
+        if mode is not None:
+            values["mode"] = mode
         async with writing(self.engine) as conn:
             if snapshot_version is not None:
                 values["snapshot_id"] = await _snapshot_id(conn, snapshot_version)

@@ -91,15 +91,22 @@ class SqlPromotionRepository:
                                  action="promote", metrics=audit)  # fmt: skip
 
     async def rollback(
-        self, *, env: str, actor: str, reason: str | None = None, to_version: str | None = None
+        self,
+        *,
+        env: str,
+        actor: str,
+        reason: str | None = None,
+        to_version: str | None = None,
+        metrics: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Back to `to_version`, or to the version that was active before the current one."""
         async with writing(self.engine) as conn:
             await _lock_env(conn, env)
             version = to_version or await _previous_version(conn, env)
             target = await _target(conn, version, env=env)
+            audit = {**(metrics or {}), "forced": False}
             return await _switch(conn, target, env=env, actor=actor, reason=reason,
-                                 action="rollback", metrics={"forced": False})  # fmt: skip
+                                 action="rollback", metrics=audit)  # fmt: skip
 
 
 async def _lock_env(conn: AsyncConnection, env: str) -> None:

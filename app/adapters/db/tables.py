@@ -197,7 +197,10 @@ class RuleEmissionRow(Base):
 
 class DeploymentRow(Base):
     __tablename__ = "pkg_deployments"
-    __table_args__ = (CheckConstraint("percent BETWEEN 0 AND 100", name="percent_range"),)
+    __table_args__ = (
+        CheckConstraint("percent BETWEEN 0 AND 100", name="percent_range"),
+        CheckConstraint("mode IN ('canary', 'shadow')", name="mode_kind"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     snapshot_id: Mapped[int] = mapped_column(
@@ -209,6 +212,7 @@ class DeploymentRow(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    mode: Mapped[str] = mapped_column(Text, default="canary")  # canary | shadow (0005)
 
 
 class ValidationFixtureRow(Base):
@@ -270,6 +274,68 @@ class DeviceVersionRow(Base):
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey(_SNAPSHOT_FK, ondelete="SET NULL"))
     version: Mapped[str | None] = mapped_column(Text)
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ShadowStatsRow(Base):
+    """One replica's cumulative shadow counts for one lane and shadow version (0005)."""
+
+    __tablename__ = "pkg_shadow_stats"
+
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("pkg_deployments.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[str] = mapped_column(Text, primary_key=True)
+    replica: Mapped[str] = mapped_column(Text, primary_key=True)
+    evaluated: Mapped[int] = mapped_column(BigInteger, default=0)
+    identical: Mapped[int] = mapped_column(BigInteger, default=0)
+    different: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    dropped: Mapped[int] = mapped_column(BigInteger, default=0)
+    examples: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+GUARD_STATUSES: Final = ("watching", "passed", "rolled_back", "superseded")
+
+
+class PromotionGuardRow(Base):
+    """A watched promotion: rolled back by the service if the fleet's error rate rises (0005)."""
+
+    __tablename__ = "pkg_promotion_guards"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('watching', 'passed', 'rolled_back', 'superseded')", name="status_kind"
+        ),
+        Index("ix_pkg_promotion_guards_env_status", "env", "status"),
+    )
+
+    promotion_id: Mapped[int] = mapped_column(
+        ForeignKey("pkg_promotions.id", ondelete="RESTRICT"), primary_key=True
+    )
+    env: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(Text)
+    from_version: Mapped[str | None] = mapped_column(Text)
+    config: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    watch_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(Text, default="watching")
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class GuardStatsRow(Base):
+    """One replica's decisions and error envelopes on a watched promotion's version (0005)."""
+
+    __tablename__ = "pkg_guard_stats"
+
+    promotion_id: Mapped[int] = mapped_column(
+        ForeignKey("pkg_promotion_guards.promotion_id", ondelete="CASCADE"), primary_key=True
+    )
+    replica: Mapped[str] = mapped_column(Text, primary_key=True)
+    decisions: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 metadata: Final = Base.metadata

@@ -51,6 +51,12 @@ class PrometheusMetrics:
             "pkg_cached_versions_count", "Evaluators held in the LRU", registry=r
         )
         self.degraded = Gauge("pkg_degraded_mode", "1 while degraded", registry=r)
+        self.shadow_decisions = Counter(
+            "pkg_shadow_decisions",
+            "Shadow-lane evaluations by outcome (identical, different, error, dropped)",
+            ["lane", "result"],
+            registry=r,
+        )
         self._version: str | None = None
 
     def observe_load(self, seconds: float) -> None:
@@ -83,6 +89,9 @@ class PrometheusMetrics:
 
     def set_degraded(self, degraded: bool) -> None:
         self.degraded.set(1 if degraded else 0)
+
+    def shadow_decision(self, lane: str, result: str) -> None:
+        self.shadow_decisions.labels(lane=lane, result=result).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

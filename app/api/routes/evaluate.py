@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from app.api.auth import ReaderRole
 from app.api.body import FACTS_BODY_SCHEMA, JSONResponse, read_facts
-from app.api.deps import ManagerDep, MetricsDep, SettingsDep
+from app.api.deps import ManagerDep, MetricsDep, SettingsDep, ShadowDep
 from app.api.schemas import BatchRequest, BatchResponse, DecisionResponse
 from app.domain.errors import FactsError
 from app.services.evaluator import PKGEvaluator
@@ -85,6 +85,7 @@ async def evaluate(
     manager: ManagerDep,
     metrics: MetricsDep,
     settings: SettingsDep,
+    shadow: ShadowDep,
     _role: ReaderRole,
     version: VersionQuery = None,
     target: TargetQuery = None,
@@ -104,6 +105,7 @@ async def evaluate(
         explain=explain,
         max_depth=settings.max_facts_depth,
     )
+    shadow.offer(route, facts, decision)  # never waits: a shadow lane decides after the answer
     return JSONResponse(decision)
 
 
@@ -117,6 +119,7 @@ async def evaluate_batch(
     manager: ManagerDep,
     metrics: MetricsDep,
     settings: SettingsDep,
+    shadow: ShadowDep,
     _role: ReaderRole,
     version: VersionQuery = None,
     target: TargetQuery = None,
@@ -143,4 +146,6 @@ async def evaluate_batch(
             )
         except FactsError as exc:
             raise FactsError(f"items[{index}].{exc.loc}", exc.msg) from exc
+    for facts, decision in zip(body.items, decisions, strict=True):
+        shadow.offer(route, facts, decision)
     return JSONResponse({"items": decisions})

@@ -39,7 +39,7 @@ async def list_deployments(
     "/deployments",
     status_code=201,
     response_model=DeploymentResponse,
-    summary="Open a canary lane: route `percent` % of a target/region to a version",
+    summary="Open a lane: route (canary) or shadow `percent` % of a target/region to a version",
 )
 async def create_deployment(
     body: DeploymentRequest, governance: GovernanceDep, _role: AdminRole
@@ -50,6 +50,7 @@ async def create_deployment(
         region=body.region,
         percent=body.percent,
         is_active=body.is_active,
+        mode=body.mode,
     )
 
 
@@ -65,6 +66,7 @@ async def update_deployment(
         percent=body.percent,
         is_active=body.is_active,
         snapshot_version=body.version,
+        mode=body.mode,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from app.api.auth import AdminRole, ReaderRole
-from app.api.deps import GovernanceDep
+from app.api.deps import GovernanceDep, GuardedPromotionsDep
 from app.api.schemas import (
     MAX_ID,
     PromotionRequest,
@@ -62,8 +62,20 @@ async def read_validation_run(
     summary="Make a version the active one of its env (needs a passed validation unless force)",
 )
 async def promote(
-    body: PromotionRequest, governance: GovernanceDep, _role: AdminRole
+    body: PromotionRequest,
+    governance: GovernanceDep,
+    guarded: GuardedPromotionsDep,
+    _role: AdminRole,
 ) -> dict[str, Any]:
+    if body.guard is not None:
+        return await guarded.promote(
+            body.version,
+            guard=body.guard.as_config(),
+            actor=body.actor,
+            reason=body.reason,
+            force=body.force,
+            env=body.env,
+        )
     return await governance.promote(
         body.version, actor=body.actor, reason=body.reason, force=body.force, env=body.env
     )

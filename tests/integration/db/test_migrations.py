@@ -8,9 +8,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.adapters.db import PKGClient
 from app.adapters.db.migrations import downgrade_to_base, upgrade_to_head
+from app.adapters.db.tables import metadata
 from tests.integration.db.conftest import make_document
 
 pytestmark = pytest.mark.integration
+MODEL_TABLES = set(metadata.tables)  # the migrations create exactly what the models query
 
 
 async def _tables(url: str) -> set[str]:
@@ -29,7 +31,7 @@ async def test_downgrade_to_base_then_upgrade_again(db_url: str) -> None:
         await client.create_snapshot(make_document("rules@1.0.0"))
     finally:
         await client.close()
-    assert len(await _tables(db_url)) == 11
+    assert await _tables(db_url) == MODEL_TABLES
 
     await downgrade_to_base(db_url)
     assert await _tables(db_url) == set()
@@ -38,7 +40,7 @@ async def test_downgrade_to_base_then_upgrade_again(db_url: str) -> None:
 
     client = PKGClient(db_url)
     try:
-        assert len(await _tables(db_url)) == 11
+        assert await _tables(db_url) == MODEL_TABLES
         assert await client.list_snapshots() == []
         await client.create_snapshot(make_document("rules@1.0.0"))
     finally:
@@ -50,4 +52,4 @@ async def test_upgrade_creates_the_sqlite_folder(tmp_path: object) -> None:
 
     await upgrade_to_head(url)
 
-    assert len(await _tables(url)) == 11
+    assert await _tables(url) == MODEL_TABLES
