@@ -126,6 +126,7 @@ class ShadowReport(BaseModel):
     mode: LaneMode
     percent: int
     version: str
+    pending: int = Field(description="Requests queued for the shadow on the replica answering")
     totals: ShadowTotals
     replicas: list[ShadowReplica]
     examples: list[dict[str, Any]]

@@ -179,7 +179,8 @@ class ShadowRunner:
             async with asyncio.timeout(self.config.db_timeout_s):
                 rows = await self._store.shadow_stats(deployment_id=deployment_id, version=version)
         rows = [r for r in rows if r["deployment_id"] == deployment_id and r["version"] == version]
-        return {**summarize(rows, examples=self.config.examples), "version": version}
+        summary = summarize(rows, examples=self.config.examples)
+        return {**summary, "version": version, "pending": self.backlog}
 
     async def totals_for(self, version: str) -> dict[str, Any]:
         """Every shadow lane's counts for `version`, fleet-wide (the divergence guard)."""
