@@ -219,10 +219,9 @@ class ShadowRunner:
         try:
             evaluator = await self._resolve(route.shadow_version)
             shadow = evaluator.evaluate(facts, max_facts_depth=self.config.max_facts_depth)
-        except Exception as exc:  # a broken shadow is counted, never propagated
-            shadow = {"rules": [{"rule_id": "error", "error": str(exc)}], "subtasks": []}
-            shadow["dag"] = []
-            shadow["error_type"] = type(exc).__name__
+        except Exception as exc:  # a broken shadow (it would not even load) is counted
+            error = {"rule_id": "error", "error": str(exc), "error_type": type(exc).__name__}
+            shadow = {"subtasks": [], "dag": [], "rules": [error], "snapshot": route.shadow_version}
         if is_error(shadow):
             lane.errors += 1
             self._metrics.shadow_decision(str(lane.deployment_id), "error")

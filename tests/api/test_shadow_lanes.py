@@ -94,22 +94,6 @@ async def test_a_lane_at_50_percent_shadows_half_of_2000_callers_and_changes_no_
     assert len(report["examples"]) == 10  # the newest N (PKG_SHADOW_EXAMPLES)
 
 
-async def test_callers_without_a_subject_are_sampled_at_random(
-    app_factory: Callable[..., Any],
-) -> None:
-    api = await app_factory(**FAST)
-    await push_and_promote(api, example("hotel_ops.yaml"))
-    copy = example("hotel_ops.yaml") | {"version": "hotel-ops@copy"}
-    await api.post("/snapshots", json=copy)
-    lane_id = await open_lane(api, "hotel-ops@copy", 50)
-
-    await decide_all(api, 2000, subject=lambda _i: None)
-    totals = (await settled(api, lane_id))["totals"]
-
-    assert 0.45 <= totals["evaluated"] / 2000 <= 0.55
-    assert totals["identical"] == totals["evaluated"] and totals["divergence"] == 0.0
-
-
 async def test_a_shadow_that_errors_is_counted_and_never_answers(
     app_factory: Callable[..., Any],
 ) -> None:

@@ -1,3 +1,5 @@
+import random
+
 import mmh3
 import pytest
 
@@ -80,3 +82,52 @@ def test_an_exact_region_beats_global_and_inactive_lanes_never_match(
 
 def test_no_target_means_the_active_snapshot() -> None:
     assert choose_route(LANES, target=None, region="eu-west", subject="x").lane == "active"
+
+
+SHADOW_LANE = {
+    "id": 11,
+    "target": "router",
+    "region": "global",
+    "percent": 50,
+    "is_active": True,
+    "mode": "shadow",
+    "snapshot_version": "v9",
+}
+
+
+def test_a_shadow_lane_never_changes_who_answers_and_samples_by_bucket() -> None:
+    lanes = [*LANES, SHADOW_LANE]
+    for i in range(500):
+        route = choose_route(lanes, target="router", region="eu-west", subject=f"s{i}")
+        plain = choose_route(LANES, target="router", region="eu-west", subject=f"s{i}")
+        assert (route.lane, route.version, route.deployment_id) == (
+            plain.lane,
+            plain.version,
+            plain.deployment_id,
+        )
+        sampled = bucket_of(11, f"s{i}") <= 50
+        assert (route.shadow_version, route.shadow_deployment_id) == (
+            ("v9", 11) if sampled else (None, None)
+        )
+
+
+def test_a_shadow_lane_alone_is_never_a_canary() -> None:
+    route = choose_route([SHADOW_LANE], target="router", region="eu-west", subject="bob")
+    assert route.lane == "active" and route.version is None and route.deployment_id is None
+    assert matching_lane([SHADOW_LANE], target="router", region="eu-west") is None
+
+
+def test_without_a_subject_a_shadow_lane_samples_at_random_about_its_percent() -> None:
+    draws = random.Random(11)
+    sampled = sum(
+        choose_route(
+            [SHADOW_LANE], target="router", region=None, subject=None, sample=draws.random
+        ).shadow_version
+        is not None
+        for _ in range(2000)
+    )
+    assert 0.45 <= sampled / 2000 <= 0.55
+    zero = {**SHADOW_LANE, "percent": 0}
+    full = {**SHADOW_LANE, "percent": 100}
+    assert choose_route([zero], target="router", region=None, subject=None).shadow_version is None
+    assert choose_route([full], target="router", region=None, subject=None).shadow_version == "v9"
