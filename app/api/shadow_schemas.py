@@ -130,3 +130,17 @@ class ShadowReport(BaseModel):
     totals: ShadowTotals
     replicas: list[ShadowReplica]
     examples: list[dict[str, Any]]
+
+
+class GuardResponse(BaseModel):
+    promotion_id: int
+    env: str
+    version: str
+    from_version: str | None
+    config: dict[str, Any]
+    watch_until: datetime
+    status: Literal["watching", "passed", "rolled_back", "superseded"]
+    outcome: dict[str, Any] | None = Field(None, description="The fleet's figures when decided")
+    decided_by: str | None = Field(None, description="The replica that decided it")
+    created_at: datetime | None = None
+    updated_at: datetime | None = None

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query
 from pydantic import Field
 
 from app.api.auth import ReaderRole
-from app.api.deps import GovernanceDep, SettingsDep, ShadowDep
+from app.api.deps import GovernanceDep, GuardedPromotionsDep, SettingsDep, ShadowDep
 from app.api.schemas import MAX_ID
-from app.api.shadow_schemas import CompareRequest, CompareResponse, ShadowReport
+from app.api.shadow_schemas import CompareRequest, CompareResponse, GuardResponse, ShadowReport
+from app.domain.errors import NotFoundError
 from app.services.compare import compare_versions
 
 router = APIRouter(tags=["shadow"])
@@ -76,3 +77,19 @@ async def shadow_report(
         "mode": lane.get("mode", "canary"),
         "percent": lane["percent"],
     }
+
+
+@router.get(
+    "/promotions/{promotion_id}/guard",
+    response_model=GuardResponse,
+    summary="A watched promotion's guard: watching, passed, rolled_back or superseded",
+)
+async def read_guard(
+    promotion_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    guarded: GuardedPromotionsDep,
+    _role: ReaderRole,
+) -> dict[str, Any]:
+    guard = await guarded.guard(promotion_id)
+    if guard is None:
+        raise NotFoundError(f"promotion {promotion_id} has no watch guard")
+    return guard
