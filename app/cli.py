@@ -6,6 +6,7 @@ import base64
 import ipaddress
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ import httpx
 import typer
 
 from app.adapters.observability.logging import configure_logging
+from app.comparison_report import FactsFileError, add_totals, chunks, describe, read_jsonl, summary
 from app.domain.document import parse_policy_document
 from app.domain.errors import DocumentError
 from app.domain.fixtures import run_fixtures
@@ -149,6 +151,50 @@ def evaluate(
     if version:
         params["version"] = version
     _print(_call("POST", url, "/evaluate", token, json=read_facts(facts), params=params))
+
+
+@cli.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="The version decisions are compared against")],
+    b: Annotated[str, typer.Argument(help="The candidate version")],
+    facts_file: Annotated[
+        Path | None, typer.Argument(help="JSON Lines: one facts object per line (- for stdin)")
+    ] = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    fixtures_of: Annotated[
+        str | None, typer.Option(help="Compare on this version's stored fixtures instead")
+    ] = None,
+    fail_on_diff: Annotated[bool, typer.Option(help="Exit 1 if any decision differs")] = False,
+    batch: Annotated[int, typer.Option(min=1, help="Fact sets per request")] = 100,
+) -> None:
+    """Decide the same facts on A and B and print how the decisions differ (for CI)."""
+    path = f"/snapshots/{a}/compare/{b}"
+    totals: Counter[str] = Counter()
+    if fixtures_of is not None or facts_file is None:
+        body = _call("POST", url, path, token, json={"fixtures_of": fixtures_of or a})
+        for item in body["items"]:
+            _echo_lines(describe(item, label=f"fixture {item['name']!r}"))
+        add_totals(totals, body["totals"])
+    else:
+        try:
+            text = sys.stdin.read() if str(facts_file) == "-" else facts_file.read_text()
+            numbered = read_jsonl(text.splitlines())
+        except (OSError, FactsFileError) as exc:
+            _fail(f"{facts_file}: {exc}")
+        for part in chunks(numbered, batch):
+            body = _call("POST", url, path, token, json={"items": [f for _, f in part]})
+            for (number, _facts), item in zip(part, body["items"], strict=True):
+                _echo_lines(describe(item, label=f"line {number}"))
+            add_totals(totals, body["totals"])
+    typer.echo(summary(a, b, totals))
+    if fail_on_diff and totals["different"]:
+        raise typer.Exit(1)
+
+
+def _echo_lines(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line)
 
 
 @cli.command()

@@ -118,3 +118,40 @@ def test_errors_from_the_server_are_printed_with_their_fields(server: ServerProc
     code, output = pkgctl("promote", "nope@0", server=server)
     assert code == 1
     assert "error 404" in output
+
+
+def test_compare_prints_each_difference_and_fails_on_diff_when_asked(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    if pkgctl("eval", "{}", "--version", "hotel-ops@1.1.0", server=server)[0] != 0:
+        assert pkgctl("push", str(EXAMPLES / "hotel_ops_v2.yaml"), server=server)[0] == 0
+    vip = (EXAMPLES / "facts" / "vip_allergy.json").read_text().replace("\n", " ")
+    facts = tmp_path / "facts.jsonl"
+    facts.write_text(f'# recorded traffic\n{{"tags": []}}\n\n{vip}\n')
+
+    code, output = pkgctl(
+        "compare", "hotel-ops@1.0.0", "hotel-ops@1.1.0", str(facts), server=server
+    )
+    assert code == 0, output  # differences alone are not a failure
+    assert "line 4: differs" in output and "line 2" not in output
+    assert "  + subtask notify_duty_manager (notify_manager)" in output
+    assert "  + edge assign_chef → notify_duty_manager (sequential)" in output
+    assert "2 inputs, 1 different, 1 identical" in output
+
+    code, output = pkgctl(
+        "compare", "hotel-ops@1.0.0", "hotel-ops@1.1.0", str(facts), "--fail-on-diff", server=server
+    )
+    assert code == 1, output
+    code, output = pkgctl(
+        "compare", "hotel-ops@1.0.0", "hotel-ops@1.0.0", str(facts), "--fail-on-diff", server=server
+    )
+    assert code == 0 and "2 inputs, 0 different" in output
+
+
+def test_compare_on_fixtures_and_a_bad_facts_line(server: ServerProcess, tmp_path: Path) -> None:
+    code, output = pkgctl("compare", "hotel-ops@1.0.0", "hotel-ops@1.0.0", server=server)
+    assert code == 0 and "9 inputs, 0 different" in output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"tags": []}\n[1, 2]\n')
+    code, output = pkgctl("compare", "hotel-ops@1.0.0", "hotel-ops@1.0.0", str(bad), server=server)
+    assert code == 2 and "line 2: expected a JSON object" in output
