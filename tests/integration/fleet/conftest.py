@@ -117,6 +117,8 @@ def fleet(
         "PKG_DB_TIMEOUT_S": "2",
         "PKG_ADMIN_TOKENS": ADMIN,
         "PKG_LOG_LEVEL": "INFO",
+        "PKG_SHADOW_FLUSH_INTERVAL_S": "0.5",
+        "PKG_GUARD_INTERVAL_S": "0.5",
     }
     a, b = _replica("a", env, tmp), _replica("b", env, tmp)
     try:
