@@ -262,17 +262,28 @@ async def guarded_promote(
         version, actor=actor, reason=reason, force=force, env=env, metrics=audit
     )
     if guard.get("watch_s") is not None:
-        created = _aware(promotion["created_at"])
-        armed = await store.create_guard(
+        promotion = {**promotion, "guard": await _arm(store, promotion, env=env, guard=guard)}
+    return promotion
+
+
+async def _arm(
+    store: ShadowStore, promotion: dict[str, Any], *, env: str, guard: dict[str, Any]
+) -> dict[str, Any]:
+    """The watch, written right after the promotion committed. If that write fails the
+    promotion still stands: the answer says the watch is not armed instead of a false 5xx."""
+    created = _aware(promotion["created_at"])
+    try:
+        return await store.create_guard(
             promotion_id=int(promotion["id"]),
             env=env,
-            version=version,
+            version=str(promotion["to_version"]),
             from_version=promotion.get("from_version"),
             config=guard,
             watch_until=created + timedelta(seconds=float(guard["watch_s"])),
         )
-        promotion = {**promotion, "guard": armed}
-    return promotion
+    except Exception as exc:
+        log.error("guard_not_armed", promotion_id=promotion["id"], error=str(exc))
+        return {"status": "not_armed", "error": f"{type(exc).__name__}: {exc}"}
 
 
 async def _check_divergence(

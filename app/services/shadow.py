@@ -16,11 +16,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 import structlog
 
 from app.domain.compare import compare_decisions, is_error
+from app.domain.errors import StoreUnavailableError
 from app.domain.masking import mask_facts
 from app.services.evaluator import PKGEvaluator
 from app.services.ports import ShadowStore
@@ -31,6 +32,7 @@ log = structlog.get_logger("pkg.shadow")
 RESULTS: Final = ("identical", "different", "error", "dropped")
 OUTCOME_KEYS: Final = ("snapshot", "subtasks", "dag", "rules", "result")
 DRAIN_BATCH: Final = 32  # evaluations between two yields to the event loop
+T = TypeVar("T")
 
 
 class ShadowMetrics(Protocol):
@@ -163,8 +165,9 @@ class ShadowRunner:
         for lane in dirty:
             lane.dirty = False
         try:
-            async with asyncio.timeout(self.config.db_timeout_s):
-                await self._store.flush_shadow_stats([d.row(self.config.replica) for d in dirty])
+            await self._db(
+                self._store.flush_shadow_stats([d.row(self.config.replica) for d in dirty])
+            )
         except BaseException:
             for lane in dirty:
                 lane.dirty = True  # counts are cumulative: the next flush carries them
@@ -176,8 +179,9 @@ class ShadowRunner:
         if self._store is not None:
             with contextlib.suppress(Exception):
                 await self.flush()  # this replica's newest counts are part of the answer
-            async with asyncio.timeout(self.config.db_timeout_s):
-                rows = await self._store.shadow_stats(deployment_id=deployment_id, version=version)
+            rows = await self._db(
+                self._store.shadow_stats(deployment_id=deployment_id, version=version)
+            )
         rows = [r for r in rows if r["deployment_id"] == deployment_id and r["version"] == version]
         summary = summarize(rows, examples=self.config.examples)
         return {**summary, "version": version, "pending": self.backlog}
@@ -188,11 +192,19 @@ class ShadowRunner:
         if self._store is not None:
             with contextlib.suppress(Exception):
                 await self.flush()
-            async with asyncio.timeout(self.config.db_timeout_s):
-                rows = await self._store.shadow_stats(version=version)
+            rows = await self._db(self._store.shadow_stats(version=version))
         summary = summarize(rows, examples=0)
         totals: dict[str, Any] = summary["totals"]
         return totals
+
+    async def _db(self, call: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self.config.db_timeout_s):
+                return await call
+        except TimeoutError as exc:
+            raise StoreUnavailableError(
+                f"database did not answer in {self.config.db_timeout_s}s"
+            ) from exc
 
     # ------------------------------------------------------------------ the background
     def _lane(self, deployment_id: int, version: str) -> LaneStats:

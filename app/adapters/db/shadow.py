@@ -6,8 +6,11 @@ per-process token), so a flush is an idempotent overwrite and the fleet's figure
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,6 +20,26 @@ from app.adapters.db.engine import reading, writing
 from app.adapters.db.tables import GuardStatsRow, PromotionGuardRow, ShadowStatsRow, utcnow
 
 SHADOW_COUNTERS = ("evaluated", "identical", "different", "errors", "dropped")
+P = ParamSpec("P")
+T = TypeVar("T")
+_inflight: set[asyncio.Task[Any]] = set()
+
+
+def _shielded(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Run the call to its end even when the caller is cancelled (a timeout): a SQL call
+    cancelled halfway leaves a connection the pool must terminate (as `PKGClient._run`)."""
+
+    @functools.wraps(method)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        task = asyncio.ensure_future(method(*args, **kwargs))
+        _inflight.add(task)
+        task.add_done_callback(_inflight.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return await asyncio.shield(task)
+
+    return run
 
 
 class SqlShadowRepository:
@@ -26,6 +49,7 @@ class SqlShadowRepository:
         self.engine = engine
 
     # ------------------------------------------------------------------ shadow lanes
+    @_shielded
     async def flush_shadow_stats(self, rows: list[dict[str, Any]]) -> None:
         """Upsert this replica's cumulative counts: one row per (lane, version)."""
         if not rows:
@@ -35,6 +59,7 @@ class SqlShadowRepository:
                 values = {**row, "updated_at": utcnow()}
                 await _upsert(conn, ShadowStatsRow, values, ["deployment_id", "version", "replica"])
 
+    @_shielded
     async def shadow_stats(
         self, *, deployment_id: int | None = None, version: str | None = None
     ) -> list[dict[str, Any]]:
@@ -48,6 +73,7 @@ class SqlShadowRepository:
             return [dict(row._mapping) for row in await conn.execute(query)]
 
     # ------------------------------------------------------------------ guards
+    @_shielded
     async def create_guard(
         self,
         *,
@@ -74,6 +100,7 @@ class SqlShadowRepository:
             await conn.execute(insert(PromotionGuardRow).values(**values))
             return await _guard(conn, promotion_id)
 
+    @_shielded
     async def watching_guards(self, env: str) -> list[dict[str, Any]]:
         query = (
             select(PromotionGuardRow.__table__)
@@ -83,6 +110,7 @@ class SqlShadowRepository:
         async with reading(self.engine) as conn:
             return [dict(row._mapping) for row in await conn.execute(query)]
 
+    @_shielded
     async def get_guard(self, promotion_id: int) -> dict[str, Any] | None:
         async with reading(self.engine) as conn:
             row = (
@@ -94,6 +122,7 @@ class SqlShadowRepository:
             ).first()
             return dict(row._mapping) if row is not None else None
 
+    @_shielded
     async def flush_guard_stats(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
@@ -102,6 +131,7 @@ class SqlShadowRepository:
                 values = {**row, "updated_at": utcnow()}
                 await _upsert(conn, GuardStatsRow, values, ["promotion_id", "replica"])
 
+    @_shielded
     async def guard_totals(self, promotion_id: int) -> dict[str, int]:
         query = select(
             func.coalesce(func.sum(GuardStatsRow.decisions), 0),
@@ -112,6 +142,7 @@ class SqlShadowRepository:
             decisions, errors, replicas = (await conn.execute(query)).one()
         return {"decisions": int(decisions), "errors": int(errors), "replicas": int(replicas)}
 
+    @_shielded
     async def decide_guard(
         self,
         promotion_id: int,
