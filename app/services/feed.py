@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Protocol, cast
+
+import structlog
 
 from app.domain.change import ChangeMessage
+
+log = structlog.get_logger("pkg.manager")
 
 MessageHandler = Callable[[ChangeMessage], Awaitable[None]]
 SubscribedHandler = Callable[[], Awaitable[None]]
@@ -49,9 +53,24 @@ def adapt_feed(client: object) -> ChangeFeed | None:
     if client is None:
         return None
     if all(hasattr(client, name) for name in ("listen", "publish", "close", "connected")):
-        return client  # type: ignore[return-value]  # duck-typed ChangeFeed
+        return cast(ChangeFeed, client)  # it has every member a ChangeFeed has
     for adapter in FEED_ADAPTERS:
         feed = adapter(client)
         if feed is not None:
             return feed
     raise TypeError(f"cannot use {type(client).__name__} as a change feed")
+
+
+async def publish_quietly(
+    feed: ChangeFeed | None, message: ChangeMessage, *, on_failure: Callable[[], None]
+) -> bool:
+    """Publish; a failure is logged and reported to `on_failure`, never raised."""
+    if feed is None:
+        return False
+    try:
+        await feed.publish(message)
+    except Exception as exc:
+        on_failure()
+        log.warning("pkg_publish_failed", message=message.encode(), error=str(exc))
+        return False
+    return True
