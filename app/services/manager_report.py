@@ -27,7 +27,8 @@ def metadata_report(manager: PKGManager) -> dict[str, Any]:
     cached = manager.cached_versions()
     return {
         "version": active.version if active else None,
-        "loaded_at": active.loaded_at if active else None,
+        "loaded_at": active.loaded_at if active else None,  # Unix time, as in the seed
+        "loaded_at_iso": active.loaded_at_iso.isoformat() if active else None,
         "engine": active.engine_type if active else None,
         "loaded": active is not None,
         "error": record.error,

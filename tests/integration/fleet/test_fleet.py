@@ -163,11 +163,11 @@ def test_an_operator_override_after_a_promotion_lasts_until_the_db_changes(fleet
             fleet.push(version)
     fleet.promote("fleet@5")
     for replica in (fleet.a, fleet.b):
-        wait_until(lambda r=replica: r.serves() == "fleet@5", within=RECONCILE_S + 1)
+        wait_until(partial(serves, replica, "fleet@5"), within=RECONCILE_S + 1)
     with redis.Redis.from_url(fleet.redis.url) as client:
         client.publish("pkg_updates", "activate:fleet@1")
     for replica in (fleet.a, fleet.b):
-        wait_until(lambda r=replica: r.serves() == "fleet@1", within=1.0)
+        wait_until(partial(serves, replica, "fleet@1"), within=1.0)
     reconciled = [r.metadata()["last_activation"] for r in (fleet.a, fleet.b)]
     threading.Event().wait(RECONCILE_S * 2 + 0.5)  # two reconcile ticks pass on each replica
     for replica, activated in zip((fleet.a, fleet.b), reconciled, strict=True):
@@ -176,4 +176,8 @@ def test_an_operator_override_after_a_promotion_lasts_until_the_db_changes(fleet
         assert replica.health()["db_active_version"] == "fleet@5"
     fleet.promote("fleet@6")  # the DB's active version changes: the override ends
     for replica in (fleet.a, fleet.b):
-        wait_until(lambda r=replica: r.serves() == "fleet@6", within=RECONCILE_S + 1)
+        wait_until(partial(serves, replica, "fleet@6"), within=RECONCILE_S + 1)
+
+
+def serves(replica: Replica, version: str) -> bool:
+    return replica.serves() == version
