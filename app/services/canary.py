@@ -6,6 +6,8 @@ from typing import Any
 
 import structlog
 
+from app.services.evaluator import PKGEvaluator
+from app.services.evaluator_loader import EvaluatorLoader
 from app.services.ports import Row, SnapshotSource
 from app.services.rollout import Route, choose_route
 from app.services.store_link import StoreLink
@@ -14,9 +16,10 @@ log = structlog.get_logger("pkg.manager")
 
 
 class CanaryRouter:
-    def __init__(self, source: SnapshotSource, link: StoreLink) -> None:
+    def __init__(self, source: SnapshotSource, link: StoreLink, loader: EvaluatorLoader) -> None:
         self._source = source
         self._link = link
+        self._loader = loader
         self._lanes: list[Row] = []
 
     @property
@@ -32,3 +35,22 @@ class CanaryRouter:
 
     def choose(self, *, target: str | None, region: str | None, subject: str | None) -> Route:
         return choose_route(self._lanes, target=target, region=region, subject=subject)
+
+    async def route(
+        self,
+        active: PKGEvaluator | None,
+        *,
+        target: str | None,
+        region: str | None,
+        subject: str | None,
+    ) -> tuple[PKGEvaluator | None, Route]:
+        """A canary lane's evaluator, or `active`; a lane whose snapshot fails to load serves
+        the active one (logged), never an error."""
+        route = self.choose(target=target, region=region, subject=subject)
+        if route.version is None or (active is not None and route.version == active.version):
+            return active, route
+        try:
+            return await self._loader.load(route.version), route
+        except Exception as exc:  # any load failure: the caller still gets a decision
+            log.warning("canary_load_failed", version=route.version, error=str(exc))
+            return active, Route.stable()

@@ -15,7 +15,7 @@ import structlog
 
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
 from app.domain.document import Fixture, PolicyDocument
-from app.domain.errors import NotFoundError
+from app.domain.errors import NotFoundError, StoreUnavailableError
 from app.domain.fixtures import run_fixtures
 from app.domain.snapshot import PKGSnapshotData
 from app.services.evaluator import PKGEvaluator
@@ -70,6 +70,18 @@ class Governance:
     async def view(self, snapshot: PKGSnapshotData) -> SnapshotView:
         summary = await self.store.get_snapshot_summary(snapshot.version) or {}
         return SnapshotView(snapshot, await self.fixtures(snapshot), summary)
+
+    async def created_view(
+        self, snapshot: PKGSnapshotData, fixtures: list[Fixture]
+    ) -> SnapshotView:
+        """The view of a snapshot just committed, from what is known without a read: a failed
+        read-back must not answer 5xx for a stored snapshot (the client's retry would get 409)."""
+        try:
+            summary = await self.store.get_snapshot_summary(snapshot.version) or {}
+        except StoreUnavailableError as exc:
+            log.warning("snapshot_summary_unavailable", version=snapshot.version, error=str(exc))
+            summary = {}
+        return SnapshotView(snapshot, fixtures, summary)
 
     async def snapshot_view(self, version: str) -> SnapshotView:
         return await self.view(await self.snapshot(version))

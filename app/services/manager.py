@@ -57,12 +57,12 @@ class PKGManager:
         self.feed: ChangeFeed | None = adapt_feed(redis_client)
         self.metrics: ManagerMetrics = metrics or NullMetrics()
         self.store = StoreLink(timeout_s=self.config.db_timeout_s, on_change=self._set_degraded)
-        self.canary = CanaryRouter(pkg_client, self.store)
+        self._evaluators = EvaluatorCache(MAX_EVALUATOR_CACHE_SIZE)
+        self.loader = EvaluatorLoader(pkg_client, self.store, self._evaluators, self.metrics)
+        self.canary = CanaryRouter(pkg_client, self.store, self.loader)
         self.heartbeat = ServiceHeartbeat(pkg_client, self.store, self.config)
         self._disk = LastKnownGood(cache)
-        self._evaluators = EvaluatorCache(MAX_EVALUATOR_CACHE_SIZE)
         self.record = ActivationRecord(self._evaluators, self.metrics)
-        self.loader = EvaluatorLoader(pkg_client, self.store, self._evaluators, self.metrics)
         self._activation_lock = asyncio.Lock()
         self._tasks = BackgroundTasks()
         # the database's active version as of the last activation or reconcile (DESIGN.md §5)
@@ -80,7 +80,7 @@ class PKGManager:
         if self.get_active_evaluator() is None and not self.db_connected:
             await self._start_from_disk()
         await self.refresh_deployments()
-        self._tasks.every("pkg-reconcile", self.config.reconcile_interval_s, self._reconcile_tick)
+        self._tasks.every("pkg-reconcile", self.config.reconcile_interval_s, self._converge)
         self._tasks.every("pkg-heartbeat", self.config.heartbeat_interval_s, self._heartbeat)
         if self.feed is not None:
             self._tasks.spawn(
@@ -215,14 +215,9 @@ class PKGManager:
         self, *, target: str | None, region: str | None, subject: str | None
     ) -> tuple[PKGEvaluator | None, Route]:
         """The evaluator that serves this caller: a canary lane's, or the active one."""
-        route = self.canary.choose(target=target, region=region, subject=subject)
-        if route.version is None or route.version == self.active_version:
-            return self._evaluators.active, route
-        try:
-            return await self.load_evaluator(route.version), route
-        except Exception as exc:
-            log.warning("canary_load_failed", version=route.version, error=str(exc))
-            return self._evaluators.active, Route.stable()
+        return await self.canary.route(
+            self._evaluators.active, target=target, region=region, subject=subject
+        )
 
     async def publish(self, message: ChangeMessage) -> bool:
         """Tell every replica. A failure is logged and counted; replicas reconcile anyway."""
@@ -272,8 +267,7 @@ class PKGManager:
         self.metrics.set_degraded(True)
 
     async def _on_subscribed(self) -> None:
-        await self.reconcile(source="resubscribe")
-        await self.refresh_deployments()
+        await self._converge(source="resubscribe")
 
     async def _on_message(self, message: ChangeMessage) -> None:
         if message.env is not None and message.env != self.env:
@@ -283,8 +277,8 @@ class PKGManager:
         elif message.action == DEPLOYMENTS_CHANGED:
             await self.refresh_deployments()
 
-    async def _reconcile_tick(self) -> None:
-        await self.reconcile()
+    async def _converge(self, *, source: str = "reconcile") -> None:
+        await self.reconcile(source=source)
         await self.refresh_deployments()
 
     async def _heartbeat(self) -> None:

@@ -103,7 +103,7 @@ async def create_snapshot(
     # every header is built before the commit: nothing after it may fail unheard
     headers = {"Location": snapshot_location(document.version)}
     snapshot = await governance.create_snapshot(document)
-    view = await governance.view(snapshot)
+    view = await governance.created_view(snapshot, list(document.fixtures))
     body = SnapshotResponse.model_validate(_snapshot_body(view)).model_dump(mode="json")
     return JSONResponse(body, status_code=201, headers=headers)
 
