@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -66,14 +67,9 @@ async def reset_global_pkg_manager() -> None:
 
 
 def manager_config(settings: Settings) -> ManagerConfig:
-    return ManagerConfig(
-        env=settings.env,
-        reconcile_interval_s=settings.reconcile_interval_s,
-        heartbeat_interval_s=settings.heartbeat_interval_s,
-        db_timeout_s=settings.db_timeout_s,
-        instance_id=settings.instance_id,
-        region=settings.region,
-    )
+    """The manager's fields of the settings (same names: env, intervals, timeout, identity)."""
+    names = {field.name for field in dataclasses.fields(ManagerConfig)}
+    return ManagerConfig(**settings.model_dump(include=names))
 
 
 def build_manager(

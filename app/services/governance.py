@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 
 import structlog
 
@@ -20,7 +20,7 @@ from app.domain.fixtures import run_fixtures
 from app.domain.snapshot import PKGSnapshotData
 from app.services.evaluator import PKGEvaluator
 from app.services.manager import PKGManager
-from app.services.ports import GovernanceStore, Row
+from app.services.ports import DeploymentChanges, GovernanceStore, NewDeployment, Row
 
 log = structlog.get_logger("pkg.governance")
 
@@ -187,36 +187,15 @@ class Governance:
     async def coverage(self, *, target: str | None = None, region: str | None = None) -> list[Row]:
         return await self.store.get_deployment_coverage(target=target, region=region)
 
-    async def create_deployment(
-        self,
-        *,
-        snapshot_version: str,
-        target: str,
-        region: str = "global",
-        percent: int,
-        is_active: bool = True,
-    ) -> Row:
-        deployment = await self.store.create_deployment(
-            snapshot_version=snapshot_version,
-            target=target,
-            region=region,
-            percent=percent,
-            is_active=is_active,
-        )
+    async def create_deployment(self, **lane: Unpack[NewDeployment]) -> Row:
+        deployment = await self.store.create_deployment(**lane)
         await self._deployments_changed()
         return deployment
 
     async def update_deployment(
-        self,
-        deployment_id: int,
-        *,
-        percent: int | None = None,
-        is_active: bool | None = None,
-        snapshot_version: str | None = None,
+        self, deployment_id: int, **changes: Unpack[DeploymentChanges]
     ) -> Row:
-        deployment = await self.store.update_deployment(
-            deployment_id, percent=percent, is_active=is_active, snapshot_version=snapshot_version
-        )
+        deployment = await self.store.update_deployment(deployment_id, **changes)
         await self._deployments_changed()
         return deployment
 
@@ -233,11 +212,7 @@ class Governance:
         if snapshot_id is None and version:
             snapshot_id = await self.snapshot_id(version)
         await self.store.update_device_heartbeat(
-            device_id=device_id,
-            device_type=device_type,
-            snapshot_id=snapshot_id,
-            version=version,
-            region=region,
+            device_id, device_type, snapshot_id, version, region
         )
 
     async def devices(

@@ -5,12 +5,30 @@ it against them where the composition root hands it over (app/lifespan.py)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 
 from app.domain.document import Fixture, PolicyDocument
 from app.domain.snapshot import PKGSnapshotData
 
 Row = dict[str, Any]
+
+
+class NewDeployment(TypedDict):
+    """A canary lane to open (DESIGN.md §6)."""
+
+    snapshot_version: str
+    target: str
+    percent: int
+    region: NotRequired[str]  # default "global"
+    is_active: NotRequired[bool]  # default True
+
+
+class DeploymentChanges(TypedDict, total=False):
+    """What a PATCH may change on a lane; an absent key stays as it is."""
+
+    percent: int | None
+    is_active: bool | None
+    snapshot_version: str | None
 
 
 class SnapshotSource(Protocol):
@@ -98,23 +116,10 @@ class GovernanceStore(SnapshotSource, Protocol):
         self, target: str | None = None, region: str | None = None
     ) -> list[Row]: ...
 
-    async def create_deployment(
-        self,
-        *,
-        snapshot_version: str,
-        target: str,
-        region: str = "global",
-        percent: int,
-        is_active: bool = True,
-    ) -> Row: ...
+    async def create_deployment(self, **lane: Unpack[NewDeployment]) -> Row: ...
 
     async def update_deployment(
-        self,
-        deployment_id: int,
-        *,
-        percent: int | None = None,
-        is_active: bool | None = None,
-        snapshot_version: str | None = None,
+        self, deployment_id: int, **changes: Unpack[DeploymentChanges]
     ) -> Row: ...
 
     async def get_device_versions(
