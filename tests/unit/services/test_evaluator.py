@@ -67,7 +67,7 @@ def test_loaded_at_is_a_unix_time_as_in_the_seed_and_loaded_at_iso_the_same_inst
     evaluator = PKGEvaluator(snapshot)
     assert type(evaluator.loaded_at) is float
     assert evaluator.loaded_at_iso.tzinfo is not None
-    assert evaluator.loaded_at_iso.timestamp() == evaluator.loaded_at
+    assert evaluator.loaded_at_iso.timestamp() == pytest.approx(evaluator.loaded_at, abs=1e-6)
 
 
 def test_a_wasm_snapshot_without_an_artifact_is_a_value_error(snapshot: PKGSnapshotData) -> None:
