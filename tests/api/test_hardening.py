@@ -144,3 +144,24 @@ async def test_two_rollbacks_after_three_promotions_serve_the_first(
     assert_problem(refused, 409)
     trail = (await api.get("/promotions")).json()
     assert [p["action"] for p in trail] == ["rollback", "rollback", "promote", "promote", "promote"]
+
+
+async def test_a_failed_read_back_after_the_commit_still_answers_201(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a response failure must not follow a commit the client never hears about (its retry
+    # would get 409): the database going away between the commit and the read-back is logged
+    from app.adapters.db.client import PKGClient
+    from app.domain.errors import StoreUnavailableError
+
+    async def unavailable(self: PKGClient, version: str) -> None:
+        raise StoreUnavailableError("database went away")
+
+    monkeypatch.setattr(PKGClient, "get_snapshot_summary", unavailable)
+    created = await api.post("/snapshots", json=versioned("rules@1"))
+
+    assert created.status_code == 201, created.text
+    assert created.headers["location"] == "/snapshots/rules@1"
+    assert created.json()["version"] == "rules@1" and created.json()["is_active"] is False
+    monkeypatch.undo()
+    assert [s["version"] for s in (await api.get("/snapshots")).json()] == ["rules@1"]
