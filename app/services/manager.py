@@ -24,7 +24,7 @@ from app.services.canary import CanaryRouter
 from app.services.evaluator import PKGEvaluator
 from app.services.evaluator_cache import MAX_EVALUATOR_CACHE_SIZE, EvaluatorCache
 from app.services.evaluator_loader import EvaluatorLoader
-from app.services.feed import ChangeFeed, adapt_feed, publish_quietly
+from app.services.feed import FeedLink, adapt_feed
 from app.services.heartbeat import ServiceHeartbeat
 from app.services.last_known_good import LastKnownGood
 from app.services.manager_config import SERVICE_DEVICE_TYPE, ManagerConfig
@@ -54,8 +54,10 @@ class PKGManager:
         keywords for the seed's call style; `config` gives them as one value."""
         self.config = replace(config or ManagerConfig(), **settings)
         self.client = pkg_client
-        self.feed: ChangeFeed | None = adapt_feed(redis_client)
         self.metrics: ManagerMetrics = metrics or NullMetrics()
+        self.feed = FeedLink(
+            adapt_feed(redis_client), on_publish_failed=self.metrics.publish_failed
+        )
         self.store = StoreLink(timeout_s=self.config.db_timeout_s, on_change=self._set_degraded)
         self._evaluators = EvaluatorCache(MAX_EVALUATOR_CACHE_SIZE)
         self.loader = EvaluatorLoader(pkg_client, self.store, self._evaluators, self.metrics)
@@ -82,19 +84,14 @@ class PKGManager:
         await self.refresh_deployments()
         self._tasks.every("pkg-reconcile", self.config.reconcile_interval_s, self._converge)
         self._tasks.every("pkg-heartbeat", self.config.heartbeat_interval_s, self._heartbeat)
-        if self.feed is not None:
-            self._tasks.spawn(
-                "pkg-listener", self.feed.listen(self._on_message, self._on_subscribed)
-            )
+        if self.feed.feed is not None:
+            listener = self.feed.feed.listen(self._on_message, self._on_subscribed)
+            self._tasks.spawn("pkg-listener", listener)
         self.started = True
 
     async def stop(self) -> None:
-        await self._tasks.stop(after_grace=self._close_feed)
+        await self._tasks.stop(after_grace=self.feed.close)
         self.started = False
-
-    async def _close_feed(self) -> None:
-        if self.feed is not None:
-            await self.feed.close()
 
     async def __aenter__(self) -> PKGManager:
         await self.start()
@@ -151,12 +148,11 @@ class PKGManager:
 
     @property
     def redis_connected(self) -> bool:
-        """True only while subscribed to Redis (the in-process bus is not Redis)."""
-        return self.feed_transport == "redis" and self.feed is not None and self.feed.connected
+        return self.feed.redis_connected
 
     @property
     def feed_transport(self) -> str | None:
-        return getattr(self.feed, "transport", None) if self.feed is not None else None
+        return self.feed.transport
 
     def get_metadata(self) -> dict[str, Any]:
         """Everything this replica knows about itself (the seed's keys and ours)."""
@@ -221,7 +217,7 @@ class PKGManager:
 
     async def publish(self, message: ChangeMessage) -> bool:
         """Tell every replica. A failure is logged and counted; replicas reconcile anyway."""
-        return await publish_quietly(self.feed, message, on_failure=self.metrics.publish_failed)
+        return await self.feed.publish(message)
 
     # ------------------------------------------------------------------ internals
     async def _read_db_version(self) -> str | None:
