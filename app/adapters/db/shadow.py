@@ -10,7 +10,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,22 +20,24 @@ from app.adapters.db.engine import reading, writing
 from app.adapters.db.tables import GuardStatsRow, PromotionGuardRow, ShadowStatsRow, utcnow
 
 SHADOW_COUNTERS = ("evaluated", "identical", "different", "errors", "dropped")
+CLOSE_GRACE_S = 10.0
+S = TypeVar("S", bound="SqlShadowRepository")
 P = ParamSpec("P")
 T = TypeVar("T")
-_inflight: set[asyncio.Task[Any]] = set()
 
 
 def _shielded(
-    method: Callable[P, Coroutine[Any, Any, T]],
-) -> Callable[P, Coroutine[Any, Any, T]]:
+    method: Callable[Concatenate[S, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
     """Run the call to its end even when the caller is cancelled (a timeout): a SQL call
-    cancelled halfway leaves a connection the pool must terminate (as `PKGClient._run`)."""
+    cancelled halfway leaves a connection the pool must terminate (as `PKGClient._run`);
+    `close` waits for such calls."""
 
     @functools.wraps(method)
-    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
-        task = asyncio.ensure_future(method(*args, **kwargs))
-        _inflight.add(task)
-        task.add_done_callback(_inflight.discard)
+    async def run(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        task = asyncio.ensure_future(method(self, *args, **kwargs))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return await asyncio.shield(task)
 
@@ -47,6 +49,12 @@ class SqlShadowRepository:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._inflight: set[asyncio.Task[Any]] = set()
+
+    async def close(self) -> None:
+        """Let in-flight calls end (the engine belongs to the caller)."""
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=CLOSE_GRACE_S)
 
     # ------------------------------------------------------------------ shadow lanes
     @_shielded
