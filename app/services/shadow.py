@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 import structlog
 
-from app.domain.compare import compare_decisions, is_error
+from app.domain.compare import DecisionDiff, compare_decisions, is_error
 from app.domain.errors import StoreUnavailableError
 from app.domain.masking import mask_facts
 from app.services.evaluator import PKGEvaluator
@@ -45,6 +46,29 @@ class DecisionCounter(Protocol):
     def count(self, result: Mapping[str, Any]) -> None: ...
 
 
+@dataclass(frozen=True)
+class Example:
+    """A differing (or failing) shadow decision, kept as it came: masking and rendering wait
+    until it is written or read, so the request-rate path only keeps references."""
+
+    at: float
+    kind: str
+    facts: Any
+    served: Mapping[str, Any]
+    shadow: Mapping[str, Any]
+    diff: DecisionDiff | None
+
+    def render(self, mask: Sequence[str]) -> dict[str, Any]:
+        return {
+            "at": datetime.fromtimestamp(self.at, UTC).isoformat(),
+            "kind": self.kind,
+            "input": mask_facts(self.facts, mask),
+            "served": _outcome(self.served),
+            "shadow": _outcome(self.shadow),
+            "diff": self.diff.as_dict() if self.diff is not None else None,
+        }
+
+
 @dataclass
 class LaneStats:
     """One replica's counts for one (lane, shadow version), cumulative since it started."""
@@ -57,15 +81,13 @@ class LaneStats:
     different: int = 0
     errors: int = 0
     dropped: int = 0
-    examples: deque[dict[str, Any]] = field(default_factory=deque)
+    examples: deque[Example] = field(default_factory=deque)
     dirty: bool = False
 
-    def keep(self, example: dict[str, Any]) -> None:
-        self.examples.append(example)
-        while len(self.examples) > self.examples_limit:
-            self.examples.popleft()
+    def __post_init__(self) -> None:
+        self.examples = deque(maxlen=self.examples_limit)
 
-    def row(self, replica: str) -> dict[str, Any]:
+    def row(self, replica: str, *, mask: Sequence[str]) -> dict[str, Any]:
         return {
             "deployment_id": self.deployment_id,
             "version": self.version,
@@ -75,7 +97,7 @@ class LaneStats:
             "different": self.different,
             "errors": self.errors,
             "dropped": self.dropped,
-            "examples": list(self.examples),
+            "examples": [example.render(mask) for example in self.examples],
         }
 
 
@@ -150,7 +172,10 @@ class ShadowRunner:
     # ------------------------------------------------------------------ reading
     def local(self) -> list[dict[str, Any]]:
         """This replica's counts, lane by lane (what it has not flushed included)."""
-        return [lane.row(self.config.replica) for lane in self._lanes.values()]
+        return [self._row(lane) for lane in self._lanes.values()]
+
+    def _row(self, lane: LaneStats) -> dict[str, Any]:
+        return lane.row(self.config.replica, mask=self.config.mask)
 
     @property
     def backlog(self) -> int:
@@ -165,9 +190,7 @@ class ShadowRunner:
         for lane in dirty:
             lane.dirty = False
         try:
-            await self._db(
-                self._store.flush_shadow_stats([d.row(self.config.replica) for d in dirty])
-            )
+            await self._db(self._store.flush_shadow_stats([self._row(lane) for lane in dirty]))
         except BaseException:
             for lane in dirty:
                 lane.dirty = True  # counts are cumulative: the next flush carries them
@@ -237,7 +260,7 @@ class ShadowRunner:
         if is_error(shadow):
             lane.errors += 1
             self._metrics.shadow_decision(str(lane.deployment_id), "error")
-            lane.keep(self._example("error", facts, served, shadow, None))
+            lane.examples.append(Example(time.time(), "error", facts, served, shadow, None))
             return
         diff = compare_decisions(served, shadow)
         if not diff.differs:
@@ -246,24 +269,7 @@ class ShadowRunner:
             return
         lane.different += 1
         self._metrics.shadow_decision(str(lane.deployment_id), "different")
-        lane.keep(self._example("different", facts, served, shadow, diff.as_dict()))
-
-    def _example(
-        self,
-        kind: str,
-        facts: Any,
-        served: Mapping[str, Any],
-        shadow: Mapping[str, Any],
-        diff: dict[str, Any] | None,
-    ) -> dict[str, Any]:
-        return {
-            "at": datetime.now(UTC).isoformat(),
-            "kind": kind,
-            "input": mask_facts(facts, self.config.mask),
-            "served": _outcome(served),
-            "shadow": _outcome(shadow),
-            "diff": diff,
-        }
+        lane.examples.append(Example(time.time(), "different", facts, served, shadow, diff))
 
     async def _flush_loop(self) -> None:
         while True:
