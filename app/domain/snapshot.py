@@ -51,9 +51,7 @@ class PKGSnapshotData:
 
     def content_checksum(self) -> str:
         """The checksum the content has now, to compare with the stored `checksum`."""
-        if self.engine == "wasm" or self.wasm_artifact is not None:
-            return hashlib.sha256(self.wasm_artifact or b"").hexdigest()
-        return native_checksum(self.rules, self.subtask_types)
+        return content_checksum(self.engine, self.wasm_artifact, self.rules, self.subtask_types)
 
     def verify_checksum(self) -> None:
         """Raise `ChecksumMismatchError` unless the stored checksum matches the content."""
@@ -112,6 +110,20 @@ def _canonical_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
             for e in emissions
         ],
     }
+
+
+def content_checksum(
+    engine: str,
+    wasm_artifact: bytes | None,
+    rules: list[Rule],
+    subtask_types: Mapping[str, Mapping[str, Any]],
+) -> str:
+    """THE checksum (DESIGN.md §2): sha256 hex of the wasm bytes for a wasm policy, else of the
+    canonical JSON of the native rules and subtask types. Documents, stores and the evaluator
+    all call this one function."""
+    if engine == "wasm":
+        return hashlib.sha256(wasm_artifact or b"").hexdigest()
+    return native_checksum(rules, subtask_types)
 
 
 def native_checksum(rules: list[Rule], subtask_types: Mapping[str, Mapping[str, Any]]) -> str:

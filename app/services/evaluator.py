@@ -12,7 +12,7 @@ import structlog
 
 from app.domain.engine import ENGINE_REGISTRY, PolicyEngine, build_engine
 from app.domain.errors import FactsError, UnknownEngineError
-from app.domain.facts import validate_facts
+from app.domain.facts import DEFAULT_MAX_DEPTH, validate_facts
 from app.domain.snapshot import PKGSnapshotData
 
 log = structlog.get_logger("pkg.evaluator")
@@ -23,7 +23,7 @@ BUILTIN_ENGINE_MODULES: Final = {
     "native": "app.domain.native",
     "wasm": "app.adapters.opa_wasm",
 }
-DEFAULT_MAX_FACTS_DEPTH: Final = 32
+DEFAULT_MAX_FACTS_DEPTH: Final = DEFAULT_MAX_DEPTH
 
 
 def _ensure_registered(engine: str) -> None:
@@ -47,6 +47,7 @@ class PKGEvaluator:
         self.version = snapshot.version
         self.engine_type = snapshot.engine
         self.checksum = snapshot.checksum
+        snapshot.verify_checksum()  # the one verification: engines trust a verified snapshot
         self.engine: PolicyEngine = build_engine(snapshot)
         self.loaded_at = datetime.now(UTC)
 

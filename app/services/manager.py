@@ -433,7 +433,6 @@ class PKGManager:
 
 def _build_evaluator(snapshot: PKGSnapshotData) -> PKGEvaluator:
     """Verify, then compile, off the event loop (a 1000-rule snapshot takes milliseconds)."""
-    snapshot.verify_checksum()
     evaluator = PKGEvaluator(snapshot)
     log.info("snapshot_validated", version=snapshot.version, checksum=snapshot.checksum)
     return evaluator
