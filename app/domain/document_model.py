@@ -172,8 +172,63 @@ def value_problems(kind: str, op: str, key: str | None, value: Any) -> list[tupl
     return []
 
 
+_JSON_TYPES: Final = {
+    "null": "null",
+    "boolean": "boolean",
+    "number": "number",
+    "string": "string",
+    "list": "array",
+    "object": "object",
+}
+_DOTTED: Final = r"^[^.]+(\.[^.]+)*$"
+
+
+def _value_schema(rule: ValueRule) -> dict[str, Any]:
+    """One row of `VALUE_RULES` as JSON Schema (what an editor can check before the server)."""
+    if rule.op_invalid:
+        return {"not": {}, "description": rule.msg}
+    value: dict[str, Any] = {"type": sorted(_JSON_TYPES[k] for k in rule.kinds)}
+    if "list" in rule.kinds:
+        value["minItems"] = 1
+        if rule.items is not None:
+            value["items"] = {"type": sorted(_JSON_TYPES[k] for k in rule.items)}
+    then: dict[str, Any] = {"properties": {"value": value}}
+    if "null" not in rule.kinds:
+        then["required"] = ["value"]
+    return then
+
+
+def _condition_schema(schema: dict[str, Any]) -> None:
+    """The combination table and the key rules, as `if`/`then` clauses of the schema."""
+    clauses: list[dict[str, Any]] = [
+        {
+            "if": {
+                "properties": {"type": {"const": kind}, "op": {"const": op}},
+                "required": ["type", "op"],
+            },
+            "then": _value_schema(rule),
+        }
+        for (kind, op), rule in VALUE_RULES.items()
+    ]
+    keyless = {
+        "properties": {"type": {"const": "TAG"}, "op": {"enum": ["MATCHES", "IN"]}},
+        "required": ["type", "op"],
+    }
+    clauses.append({"if": {"not": keyless}, "then": {"required": ["key"]}})
+    clauses.append(
+        {
+            "if": {"properties": {"type": {"enum": ["FACT", "VALUE"]}}, "required": ["type"]},
+            "then": {"properties": {"key": {"pattern": _DOTTED}}},
+        }
+    )
+    schema["allOf"] = clauses
+    schema["properties"]["key"]["anyOf"][0]["minLength"] = 1
+
+
 class ConditionDoc(_Model):
     """`{type, key, op, value}`: one test on the facts; a rule's conditions are ANDed."""
+
+    model_config = ConfigDict(json_schema_extra=_condition_schema)
 
     type: ConditionType
     op: Operator
