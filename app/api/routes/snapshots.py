@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -106,7 +107,7 @@ async def create_snapshot(
     return JSONResponse(
         SnapshotResponse.model_validate(body).model_dump(mode="json"),
         status_code=201,
-        headers={"Location": f"/snapshots/{snapshot.version}"},
+        headers={"Location": "/snapshots/" + quote(snapshot.version, safe="@")},
     )
 
 
