@@ -21,15 +21,16 @@ from tests.api.conftest import push_and_promote
 
 GOLDEN = Path(__file__).parent
 FILES = sorted(GOLDEN.glob("*.yaml"))
+GOLDENS: dict[Path, dict[str, Any]] = {path: yaml.safe_load(path.read_text()) for path in FILES}
 CASES = [
     pytest.param(path, index, id=f"{path.stem}[{index}]")
-    for path in FILES
-    for index, _ in enumerate(yaml.safe_load(path.read_text())["cases"])
+    for path, golden in GOLDENS.items()
+    for index, _ in enumerate(golden["cases"])
 ]
 
 
 def load(path: Path, index: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    golden = yaml.safe_load(path.read_text())
+    golden = GOLDENS[path]
     case = golden["cases"][index]
     return golden["policy"], case["facts"], expected(golden["policy"], case["expect"])
 
@@ -82,7 +83,7 @@ def test_the_evaluator_decides_exactly_as_written(path: Path, index: int) -> Non
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 async def test_post_evaluate_decides_exactly_as_written(api: httpx.AsyncClient, path: Path) -> None:
-    golden = yaml.safe_load(path.read_text())
+    golden = GOLDENS[path]
     await push_and_promote(api, golden["policy"], validate=False)
     for index in range(len(golden["cases"])):
         _, facts, decision = load(path, index)
