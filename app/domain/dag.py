@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from app.domain.snapshot import DEFAULT_PRIORITY, Rule
+from app.domain.snapshot import DEFAULT_PRIORITY, Emission, Rule, normalise_rules
 
 EdgeKey = tuple[Any, Any, str, Any]
 SubtaskTypes = Mapping[str, Mapping[str, Any]]
@@ -66,16 +66,16 @@ def fresh_params(params: dict[str, Any], nested: tuple[str, ...]) -> dict[str, A
     return fresh
 
 
-def emission_name(emission: Mapping[str, Any]) -> str:
-    return str(emission.get("name") or emission["subtask_type"])
+def emission_name(emission: Emission) -> str:
+    return emission["name"]  # normalised: defaults to the subtask type
 
 
-def ordered_emissions(rule: Rule) -> list[dict[str, Any]]:
-    return sorted(rule.get("emissions") or [], key=lambda e: e.get("position", 0))
+def ordered_emissions(rule: Rule) -> list[Emission]:
+    return rule["emissions"]  # normalised: in position order
 
 
 def rule_id_of(rule: Rule) -> str:
-    return str(rule.get("id") or rule["rule_name"])
+    return rule["id"]  # normalised: defaults to the rule name
 
 
 def merged_params(emission: Mapping[str, Any], subtask_types: SubtaskTypes) -> dict[str, Any]:
@@ -186,7 +186,8 @@ def assemble(outputs: Iterable[RuleOutput], *, dedupe_across: bool = True) -> di
 
 
 def build_outputs(
-    rules: Iterable[Rule], subtask_types: SubtaskTypes, *, dedupe_across: bool = True
+    rules: Iterable[Mapping[str, Any]], subtask_types: SubtaskTypes, *, dedupe_across: bool = True
 ) -> dict[str, Any]:
-    """The uncompiled path: the output of `rules` (already fired, in order)."""
-    return assemble([compile_output(r, subtask_types) for r in rules], dedupe_across=dedupe_across)
+    """The uncompiled path: the output of `rules` (already fired, in order; any rule dicts)."""
+    outputs = [compile_output(r, subtask_types) for r in normalise_rules(rules)]
+    return assemble(outputs, dedupe_across=dedupe_across)

@@ -23,7 +23,7 @@ from app.domain.document_model import (
 )
 from app.domain.errors import DocumentError, FieldError
 from app.domain.snapshot import (
-    DEFAULT_PRIORITY,
+    Condition,
     PKGSnapshotData,
     Rule,
     content_checksum,
@@ -150,7 +150,7 @@ def _build_rule(version: str, rule: RuleDoc) -> Rule:
     }
 
 
-def _build_condition(condition: ConditionDoc, position: int) -> dict[str, Any]:
+def _build_condition(condition: ConditionDoc, position: int) -> Condition:
     keyless = condition.key is None  # only a TAG MATCHES / IN list may omit it
     return {
         "condition_type": condition.type,
@@ -187,25 +187,23 @@ def document_from_snapshot(
 
 
 def _rule_to_document(rule: Rule) -> dict[str, Any]:
-    conditions = sorted(rule.get("conditions") or [], key=lambda c: c.get("position", 0))
-    emissions = sorted(rule.get("emissions") or [], key=lambda e: e.get("position", 0))
     body: dict[str, Any] = {
         "name": rule["rule_name"],
-        "priority": rule.get("priority", DEFAULT_PRIORITY),
-        "conditions": [_condition_to_document(c) for c in conditions],
+        "priority": rule["priority"],
+        "conditions": [_condition_to_document(c) for c in rule["conditions"]],
         "emissions": [
             {
                 "subtask_type": e["subtask_type"],
-                "name": e.get("name") or e["subtask_type"],
-                "relationship": e.get("relationship_type", "EMITS"),
-                "params": e.get("params") or {},
+                "name": e["name"],
+                "relationship": e["relationship_type"],
+                "params": e["params"],
             }
-            for e in emissions
+            for e in rule["emissions"]
         ],
     }
-    if rule.get("disabled"):
+    if rule["disabled"]:
         body["disabled"] = True
-    if rule.get("metadata"):
+    if rule["metadata"]:
         body["metadata"] = rule["metadata"]
     return body
 
