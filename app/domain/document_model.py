@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError
 
 from app.domain.conditions import compile_pattern
 from app.domain.errors import FieldError
+from app.domain.facts import json_kind
 from app.domain.snapshot import (
     CONDITION_TYPES,
     DEFAULT_ENTRYPOINT,
@@ -80,23 +81,22 @@ def version_problem(value: str) -> str | None:
     return None
 
 
+def _unique(name: str, info: ValidationInfo, seen_in: str, duplicate: str) -> str:
+    """A non-blank name not seen before in this document (names are kept in the context)."""
+    if not name.strip():
+        raise PydanticCustomError("blank", "blank", {})
+    seen = (info.context or {}).setdefault(seen_in, set())
+    if name in seen:
+        raise _problems([("", duplicate)])
+    seen.add(name)
+    return name
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 # ---------------------------------------------------------------------- conditions
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "list" if isinstance(value, list) else "object"
-
-
 @dataclass(frozen=True)
 class ValueRule:
     """Which values a (type, operator) pair can ever hold with (DESIGN.md §3)."""
@@ -155,12 +155,12 @@ def value_problems(kind: str, op: str, key: str | None, value: Any) -> list[tupl
         return []
     if rule.op_invalid:
         return [("op", rule.msg.format(op=op))]
-    if _kind(value) not in rule.kinds:
+    if json_kind(value) not in rule.kinds:
         return [("value", rule.msg.format(op=op))]
     if isinstance(value, list):
         if not value:
             return [("value", f"{op} with an empty list never holds")]
-        if rule.items is not None and any(_kind(item) not in rule.items for item in value):
+        if rule.items is not None and any(json_kind(item) not in rule.items for item in value):
             return [("value", rule.msg)]
     if op == "MATCHES":
         try:
@@ -296,13 +296,7 @@ class RuleDoc(_Model):
     @field_validator("name")
     @classmethod
     def _unique_name(cls, value: str, info: ValidationInfo) -> str:
-        if not value.strip():
-            raise PydanticCustomError("blank", "blank", {})
-        seen = (info.context or {}).setdefault("rule_names", set())
-        if value in seen:
-            raise PydanticCustomError(_PROBLEMS, "", {"problems": [("", "duplicate rule name")]})
-        seen.add(value)
-        return value
+        return _unique(value, info, "rule_names", "duplicate rule name")
 
     @model_validator(mode="after")
     def _gate_source(self) -> RuleDoc:
@@ -335,14 +329,7 @@ class FixtureDoc(_Model):
     @field_validator("name")
     @classmethod
     def _unique_name(cls, value: str, info: ValidationInfo) -> str:
-        if not value.strip():
-            raise PydanticCustomError("blank", "blank", {})
-        seen = (info.context or {}).setdefault("fixture_names", set())
-        if value in seen:
-            msg = f"duplicate fixture name {value!r}"
-            raise PydanticCustomError(_PROBLEMS, "", {"problems": [("", msg)]})
-        seen.add(value)
-        return value
+        return _unique(value, info, "fixture_names", f"duplicate fixture name {value!r}")
 
 
 class WasmDoc(_Model):
