@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from app.domain.snapshot import DEFAULT_PRIORITY, Emission, Rule, normalise_rules
+from app.domain.snapshot import DEFAULT_PRIORITY, Emission, Rule
 
 EdgeKey = tuple[Any, Any, str, Any]
 SubtaskTypes = Mapping[str, Mapping[str, Any]]
@@ -183,11 +183,3 @@ def assemble(outputs: Iterable[RuleOutput], *, dedupe_across: bool = True) -> di
     if dedupe_across and dag:
         dag = dedupe_edges(dag)
     return {"subtasks": subtasks, "dag": dag, "rules": rules}
-
-
-def build_outputs(
-    rules: Iterable[Mapping[str, Any]], subtask_types: SubtaskTypes, *, dedupe_across: bool = True
-) -> dict[str, Any]:
-    """The uncompiled path: the output of `rules` (already fired, in order; any rule dicts)."""
-    outputs = [compile_output(r, subtask_types) for r in normalise_rules(rules)]
-    return assemble(outputs, dedupe_across=dedupe_across)

@@ -29,13 +29,7 @@ from app.domain.conditions import (
     searcher,
 )
 from app.domain.dag import RuleOutput, assemble, compile_output
-from app.domain.engine import register_engine
-from app.domain.snapshot import (
-    Condition,
-    PKGSnapshotData,
-    Rule,
-    decode_value,
-)
+from app.domain.snapshot import Condition, PKGSnapshotData, Rule, decode_value
 
 Ranks = tuple[int, ...]
 Search = Callable[[Any], bool]
@@ -264,6 +258,3 @@ def _explain_rule(compiled: CompiledRule, facts: Mapping[str, Any]) -> dict[str,
         "disabled": compiled.disabled,
         "conditions": conditions,
     }
-
-
-register_engine("native", NativeRuleEngine)

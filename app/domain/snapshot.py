@@ -125,8 +125,10 @@ class PKGSnapshotData:
 
     def verify_checksum(self) -> None:
         """Raise `ChecksumMismatchError` unless the stored checksum matches the content."""
-        from app.domain.errors import ChecksumMismatchError
+        from app.domain.errors import ChecksumMismatchError, EngineLoadError
 
+        if self.engine == "wasm" and not self.wasm_artifact:
+            raise EngineLoadError(f"snapshot {self.version} has no wasm artifact")
         actual = self.content_checksum()
         if self.checksum != actual:
             raise ChecksumMismatchError(self.version, expected=self.checksum, actual=actual)
