@@ -8,10 +8,12 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response
 
+from app.domain.bundle import BundleRequest, bundle_document
 from app.domain.errors import DocumentError, FactsError, FieldError
 from app.services.policy_text import load_policy_text
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+BUNDLE_TYPES = ("application/gzip", "application/x-gzip", "application/x-tar+gzip")
 
 FACTS_BODY_SCHEMA: dict[str, Any] = {
     "requestBody": {
@@ -58,10 +60,13 @@ async def read_facts(request: Request) -> dict[str, Any]:
     return facts
 
 
-async def read_document(request: Request) -> dict[str, Any]:
-    """A policy document in JSON or YAML (by Content-Type; JSON is the default)."""
+async def read_document(request: Request, bundle: BundleRequest | None = None) -> dict[str, Any]:
+    """A policy document in JSON or YAML, or a gzipped bundle (OPA or PKG export) that stands
+    for one (by Content-Type; JSON is the default). `bundle` says what a bundle leaves open."""
     raw = await request.body()
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if content_type in BUNDLE_TYPES:
+        return bundle_document(raw, bundle or BundleRequest())
     if content_type in YAML_TYPES:
         return load_policy_text(raw.decode("utf-8", "replace"))
     try:

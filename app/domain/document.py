@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from app.domain.bundle import BundleError, opa_bundle_wasm_section, read_members, read_opa_bundle
 from app.domain.conditions import compile_pattern
 from app.domain.errors import DocumentError, FieldError
 from app.domain.snapshot import (
@@ -26,9 +27,10 @@ from app.domain.snapshot import (
     RELATIONSHIPS,
     PKGSnapshotData,
     Rule,
+    content_checksum,
     decode_value,
+    encode_data,
     encode_value,
-    native_checksum,
 )
 
 ENVIRONMENTS: Final = ("prod", "staging", "dev")
@@ -45,6 +47,18 @@ RULE_KEYS: Final = frozenset(
 CONDITION_KEYS: Final = frozenset({"type", "key", "op", "value"})
 EMISSION_KEYS: Final = frozenset({"subtask_type", "name", "relationship", "params"})
 FIXTURE_KEYS: Final = frozenset({"name", "input", "expect"})
+WASM_KEYS: Final = frozenset(
+    {
+        "artifact",
+        "bundle",
+        "file",
+        "entrypoint",
+        "entrypoints",
+        "data",
+        "revision",
+        "strict_builtin_errors",
+    }
+)
 
 
 def rule_id_for(version: str, rule_name: str) -> str:
@@ -62,6 +76,16 @@ class Fixture:
 
 
 @dataclass(frozen=True)
+class WasmExtras:
+    """What a wasm policy carries besides its module (from an OPA bundle or the `wasm:` section)."""
+
+    data: bytes | None = None  # canonical JSON (`encode_data`)
+    entrypoints: tuple[str, ...] = ()
+    revision: str | None = None
+    strict_builtin_errors: bool = False
+
+
+@dataclass(frozen=True)
 class PolicyDocument:
     version: str
     env: str
@@ -72,12 +96,17 @@ class PolicyDocument:
     wasm_artifact: bytes | None = None
     entrypoint: str | None = None
     notes: str | None = None
+    wasm: WasmExtras = field(default_factory=lambda: WasmExtras())
 
     @property
     def checksum(self) -> str:
-        if self.engine == "wasm":
-            return hashlib.sha256(self.wasm_artifact or b"").hexdigest()
-        return native_checksum(self.rules, self.subtask_types)
+        return content_checksum(
+            engine=self.engine,
+            wasm_artifact=self.wasm_artifact,
+            wasm_data=self.wasm.data,
+            rules=self.rules,
+            subtask_types=self.subtask_types,
+        )
 
     def to_snapshot(self, *, snapshot_id: int = 0) -> PKGSnapshotData:
         return PKGSnapshotData(
@@ -91,6 +120,10 @@ class PolicyDocument:
             entrypoint=self.entrypoint,
             subtask_types=self.subtask_types,
             notes=self.notes,
+            wasm_data=self.wasm.data,
+            entrypoints=self.wasm.entrypoints,
+            revision=self.wasm.revision,
+            strict_builtin_errors=self.wasm.strict_builtin_errors,
         )
 
 
@@ -118,14 +151,30 @@ def document_from_snapshot(
         "rules": [_rule_to_document(rule) for rule in snapshot.rules],
     }
     if snapshot.engine == "wasm":
-        artifact = base64.b64encode(snapshot.wasm_artifact or b"").decode("ascii")
-        body["wasm"] = {"artifact": artifact, "entrypoint": snapshot.entrypoint}
+        body["wasm"] = wasm_section(snapshot)
     if snapshot.notes:
         body["notes"] = snapshot.notes
     body["fixtures"] = [
         {"name": f.name, "input": f.input, "expect": f.expect} for f in fixtures or []
     ]
     return body
+
+
+def wasm_section(snapshot: PKGSnapshotData) -> dict[str, Any]:
+    """A wasm snapshot's `wasm:` section: parsing it again gives the same checksum."""
+    section: dict[str, Any] = {
+        "artifact": base64.b64encode(snapshot.wasm_artifact or b"").decode("ascii"),
+        "entrypoint": snapshot.entrypoint,
+    }
+    if snapshot.entrypoints:
+        section["entrypoints"] = list(snapshot.entrypoints)
+    if snapshot.wasm_data:
+        section["data"] = json.loads(snapshot.wasm_data)
+    if snapshot.revision is not None:
+        section["revision"] = snapshot.revision
+    if snapshot.strict_builtin_errors:
+        section["strict_builtin_errors"] = True
+    return section
 
 
 def _rule_to_document(rule: Rule) -> dict[str, Any]:
@@ -184,7 +233,7 @@ class _Checker:
         subtask_types = self.subtask_types(raw.get("subtask_types"))
         rules = self.rules(raw.get("rules"), version or "", subtask_types, engine)
         fixtures = self.fixtures(raw.get("fixtures"))
-        artifact, entrypoint = self.wasm(raw.get("wasm"), engine)
+        artifact, entrypoint, extras = self.wasm(raw.get("wasm"), engine)
         notes = raw.get("notes")
         if notes is not None and not isinstance(notes, str):
             self.error("notes", "must be a string")
@@ -200,6 +249,7 @@ class _Checker:
             wasm_artifact=artifact,
             entrypoint=entrypoint,
             notes=notes,
+            wasm=extras,
         )
 
     def unknown_keys(self, raw: Mapping[str, Any], allowed: frozenset[str], loc: str) -> None:
@@ -491,29 +541,91 @@ class _Checker:
         names.add(name)
         return Fixture(name=name, input=dict(facts), expect=dict(expect))
 
-    def wasm(self, raw: Any, engine: str | None) -> tuple[bytes | None, str | None]:
+    def wasm(self, raw: Any, engine: str | None) -> tuple[bytes | None, str | None, WasmExtras]:
         if engine != "wasm":
             if raw is not None:
                 self.error("wasm", "only a document with engine: wasm has a wasm section")
-            return None, None
+            return None, None, WasmExtras()
         if not isinstance(raw, Mapping):
             self.error("wasm", "required for engine wasm: {artifact: <base64>, entrypoint}")
-            return None, None
-        self.unknown_keys(raw, frozenset({"artifact", "entrypoint", "file"}), "wasm")
+            return None, None, WasmExtras()
+        self.unknown_keys(raw, WASM_KEYS, "wasm")
         if "file" in raw:
             self.error("wasm.file", "file paths are read by pkgctl push; send base64 artifact")
-        entrypoint = raw.get("entrypoint", DEFAULT_ENTRYPOINT)
+        if "bundle" in raw:
+            raw = self.bundle(raw)
+            if raw is None:
+                return None, None, WasmExtras()
+        entrypoints = self.entrypoints(raw.get("entrypoints"))
+        default = entrypoints[0] if entrypoints else DEFAULT_ENTRYPOINT
+        entrypoint = raw.get("entrypoint", default)
         if not isinstance(entrypoint, str) or not entrypoint:
             self.error("wasm.entrypoint", "must be a non-empty string such as pkg/result")
-        artifact = raw.get("artifact")
+        elif entrypoints and entrypoint not in entrypoints:
+            self.error("wasm.entrypoint", f"not one of the entrypoints {', '.join(entrypoints)}")
+        extras = WasmExtras(
+            data=self.wasm_data(raw.get("data")),
+            entrypoints=entrypoints,
+            revision=self.optional_text(raw.get("revision"), "wasm.revision"),
+            strict_builtin_errors=self.flag(raw.get("strict_builtin_errors"), "wasm"),
+        )
+        artifact = self.artifact(raw.get("artifact"))
+        return artifact, entrypoint if isinstance(entrypoint, str) else None, extras
+
+    def artifact(self, artifact: Any) -> bytes | None:
         if not isinstance(artifact, str) or not artifact:
             self.error("wasm.artifact", "required: the module's bytes, base64-encoded")
-            return None, None
+            return None
         try:
             data = base64.b64decode(artifact, validate=True)
         except (binascii.Error, ValueError):
             self.error("wasm.artifact", "not valid base64")
-            return None, None
+            return None
         if not data.startswith(b"\x00asm"):
             self.error("wasm.artifact", "not a WebAssembly module (no \\0asm header)")
-        return data, entrypoint if isinstance(entrypoint, str) else None
+        return data
+
+    def bundle(self, raw: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """`wasm.bundle` (an OPA bundle, base64) → the section it stands for."""
+        for key in ("artifact", "data", "entrypoints", "revision"):
+            if key in raw:
+                self.error(f"wasm.{key}", "comes from the bundle; leave it out")
+        try:
+            members = read_members(base64.b64decode(str(raw["bundle"]), validate=True))
+            bundle = read_opa_bundle(members)
+        except (binascii.Error, ValueError) as exc:
+            if isinstance(exc, BundleError):
+                for problem in exc.errors:
+                    self.error(f"wasm.{problem.loc}", problem.msg)
+            else:
+                self.error("wasm.bundle", "not valid base64")
+            return None
+        section = opa_bundle_wasm_section(bundle, entrypoint=raw.get("entrypoint"))
+        section["strict_builtin_errors"] = raw.get("strict_builtin_errors", False)
+        return section
+
+    def entrypoints(self, raw: Any) -> tuple[str, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list) or not all(isinstance(e, str) and e for e in raw):
+            self.error("wasm.entrypoints", "must be a list of entrypoint names")
+            return ()
+        return tuple(dict.fromkeys(raw))
+
+    def wasm_data(self, raw: Any) -> bytes | None:
+        if raw is not None and not isinstance(raw, Mapping):
+            self.error("wasm.data", "must be an object (the policy's data document)")
+            return None
+        return encode_data(raw)
+
+    def optional_text(self, raw: Any, loc: str) -> str | None:
+        if raw is not None and not isinstance(raw, str):
+            self.error(loc, "must be a string")
+            return None
+        return raw
+
+    def flag(self, raw: Any, section: str) -> bool:
+        if raw is not None and not isinstance(raw, bool):
+            self.error(f"{section}.strict_builtin_errors", "must be true or false")
+            return False
+        return bool(raw)

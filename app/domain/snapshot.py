@@ -48,12 +48,27 @@ class PKGSnapshotData:
     entrypoint: str | None = None
     subtask_types: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     notes: str | None = None
+    # wasm only: the policy's data document (canonical JSON bytes), every entrypoint it offers
+    # (`entrypoint` is the default), the OPA bundle's revision, strict builtin errors
+    wasm_data: bytes | None = None
+    entrypoints: tuple[str, ...] = ()
+    revision: str | None = None
+    strict_builtin_errors: bool = False
 
     def content_checksum(self) -> str:
         """The checksum the content has now, to compare with the stored `checksum`."""
-        if self.engine == "wasm" or self.wasm_artifact is not None:
-            return hashlib.sha256(self.wasm_artifact or b"").hexdigest()
-        return native_checksum(self.rules, self.subtask_types)
+        return content_checksum(
+            engine=self.engine,
+            wasm_artifact=self.wasm_artifact,
+            wasm_data=self.wasm_data,
+            rules=self.rules,
+            subtask_types=self.subtask_types,
+        )
+
+    @property
+    def data_size(self) -> int:
+        """Bytes of the wasm policy's data document (0 without data)."""
+        return len(self.wasm_data or b"")
 
     def verify_checksum(self) -> None:
         """Raise `ChecksumMismatchError` unless the stored checksum matches the content."""
@@ -126,6 +141,32 @@ def native_checksum(rules: list[Rule], subtask_types: Mapping[str, Mapping[str, 
     return hashlib.sha256(canonical_json(payload)).hexdigest()
 
 
+def content_checksum(
+    *,
+    engine: str,
+    wasm_artifact: bytes | None,
+    wasm_data: bytes | None,
+    rules: list[Rule],
+    subtask_types: Mapping[str, Mapping[str, Any]],
+) -> str:
+    """THE checksum of a snapshot's content (documents and stored snapshots both use this).
+
+    wasm: sha256 hex of the module's bytes followed by its data's canonical JSON (no data → the
+    module's bytes alone, so a bare module's checksum is its sha256). native: `native_checksum`.
+    """
+    if engine == "wasm" or wasm_artifact is not None:
+        digest = hashlib.sha256(wasm_artifact or b"")
+        if wasm_data:
+            digest.update(wasm_data)
+        return digest.hexdigest()
+    return native_checksum(rules, subtask_types)
+
+
+def encode_data(data: Any) -> bytes | None:
+    """A wasm policy's data document → the bytes stored and checksummed (None when empty)."""
+    return canonical_json(data) if data else None
+
+
 def snapshot_to_dict(snapshot: PKGSnapshotData) -> dict[str, Any]:
     """A JSON-ready dict of everything a snapshot holds (the last-known-good cache format)."""
     return {
@@ -143,6 +184,12 @@ def snapshot_to_dict(snapshot: PKGSnapshotData) -> dict[str, Any]:
         "entrypoint": snapshot.entrypoint,
         "subtask_types": {name: dict(spec) for name, spec in snapshot.subtask_types.items()},
         "notes": snapshot.notes,
+        "wasm_data": (
+            base64.b64encode(snapshot.wasm_data).decode("ascii") if snapshot.wasm_data else None
+        ),
+        "entrypoints": list(snapshot.entrypoints),
+        "revision": snapshot.revision,
+        "strict_builtin_errors": snapshot.strict_builtin_errors,
     }
 
 
@@ -160,4 +207,8 @@ def snapshot_from_dict(data: Mapping[str, Any]) -> PKGSnapshotData:
         entrypoint=data.get("entrypoint"),
         subtask_types=dict(data.get("subtask_types") or {}),
         notes=data.get("notes"),
+        wasm_data=base64.b64decode(data["wasm_data"]) if data.get("wasm_data") else None,
+        entrypoints=tuple(data.get("entrypoints") or ()),
+        revision=data.get("revision"),
+        strict_builtin_errors=bool(data.get("strict_builtin_errors", False)),
     )
