@@ -23,11 +23,26 @@ from typing import Any, Final
 import structlog
 
 from app.adapters.opa_wasm.builtins import BUILTINS, Builtin, BuiltinContext
+from app.adapters.opa_wasm.builtins_crypto import CRYPTO_BUILTINS
+from app.adapters.opa_wasm.builtins_encoding import ENCODING_BUILTINS
+from app.adapters.opa_wasm.builtins_match import MATCH_BUILTINS
+from app.adapters.opa_wasm.builtins_time import TIME_BUILTINS
+from app.adapters.opa_wasm.builtins_units import UNITS_BUILTINS
 
 log = structlog.get_logger("pkg.wasm")
 
 ENTRY_POINT_GROUP: Final = "pkg.builtins"
 MAX_ARITY: Final = 4  # the ABI's opa_builtin0..4
+
+STANDARD_BUILTINS: Final[dict[str, Builtin]] = {
+    **BUILTINS,
+    **TIME_BUILTINS,
+    **ENCODING_BUILTINS,
+    **MATCH_BUILTINS,
+    **CRYPTO_BUILTINS,
+    **UNITS_BUILTINS,
+}
+"""Every builtin PKG implements itself, by OPA name (the README lists them)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +114,7 @@ def lookup(name: str) -> HostBuiltin | None:
     custom = _custom.get(name)
     if custom is not None:
         return custom
-    builtin = BUILTINS.get(name)
+    builtin = STANDARD_BUILTINS.get(name)
     return HostBuiltin(name, builtin) if builtin is not None else None
 
 
