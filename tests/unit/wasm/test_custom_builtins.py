@@ -108,3 +108,10 @@ def test_entry_points_in_the_pkg_builtins_group_are_registered(
     policy = engine("custom.zero", "custom.one", "custom.two")
     assert result(policy, 1, 21) == 42
     assert result(policy, 2, "p") == ["p", "p"]
+
+
+def test_register_builtin_is_importable_from_app(custom: None) -> None:
+    from app import register_builtin as public
+
+    public("custom.one", lambda value: value["v"] * 3, 1)
+    assert result(engine("time.now_ns", "custom.one"), 1, 5) == 15
