@@ -19,6 +19,7 @@ from app.domain.errors import DocumentError
 from app.domain.fixtures import run_fixtures
 from app.services.evaluator import PKGEvaluator
 from app.services.policy_text import load_policy_text
+from app.wiring import install_defaults
 
 cli = typer.Typer(
     help="PKG policy service: serve, push, validate, promote, evaluate.",
@@ -107,7 +108,7 @@ def push(
         body = _call(
             "POST", url, "/snapshots", token, content=file.read_bytes(),
             params={k: v for k, v in params.items() if v is not None}, expect=201,
-        )  # fmt: skip
+        )  # fmt: skip  # one request, its arguments grouped by meaning
         _print(body, keys=PUSHED_KEYS)
         return
     document = read_document(file)
@@ -197,6 +198,7 @@ def test_document(file: Path) -> None:
         for error in exc.errors:
             typer.echo(f"{file}: {error.loc}: {error.msg}", err=True)
         raise typer.Exit(2) from exc
+    install_defaults()
     evaluator = PKGEvaluator(document.to_snapshot())
     report = run_fixtures(evaluator.evaluate, list(document.fixtures))
     for failure in report["failures"]:
@@ -259,7 +261,7 @@ def _call(
         response = httpx.request(
             method, url.rstrip("/") + path, json=json, content=content, params=params,
             headers=headers, timeout=30.0,
-        )  # fmt: skip
+        )  # fmt: skip  # one request, its arguments grouped by meaning
     except httpx.HTTPError as exc:
         _fail(f"cannot reach {url}: {exc}")
     body = response.json() if response.content else None

@@ -169,7 +169,7 @@ def _rbac_native() -> Any:
                 for r, (role, actions) in enumerate(ROLES.items())
             ],
         }
-    )  # fmt: skip
+    )  # fmt: skip  # each condition reads best on its own line
     return NativeRuleEngine(document.to_snapshot())
 
 

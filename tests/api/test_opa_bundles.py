@@ -106,7 +106,7 @@ BAD_BUNDLES = [
                  id="too-many-members"),
     pytest.param(tar_gz([member("/policy.wasm", wat.kitchen_wasm())]), "bundle",
                  id="no-manifest"),
-]  # fmt: skip
+]  # fmt: skip  # a table: one bad bundle per entry
 
 
 @pytest.mark.parametrize(("raw", "loc"), BAD_BUNDLES)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -41,11 +42,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process.stop()
 
 
-def pkgctl(server: ServerProcess, *args: str) -> dict[str, object]:
+def pkgctl(server: ServerProcess, *args: str) -> Any:
     result = runner.invoke(cli, list(args), env={"PKG_URL": server.url, "PKG_TOKEN": TOKEN})
     assert result.exit_code == 0, result.output
-    body: dict[str, object] = json.loads(result.output)
-    return body
+    return json.loads(result.output)
 
 
 def test_the_rbac_walk_through(server: ServerProcess, tmp_path: Path) -> None:
@@ -58,11 +58,11 @@ def test_the_rbac_walk_through(server: ServerProcess, tmp_path: Path) -> None:
     assert pushed["entrypoints"] == ["app/rbac/decision", "app/rbac/allow"]
     assert pushed["revision"] == "rbac-2026-12-01"
     validated = pkgctl(server, "validate", "rbac@1.0.0")
-    assert validated["success"] is True and validated["report"]["passed"] == 5  # type: ignore[index]
+    assert validated["success"] is True and validated["report"]["passed"] == 5
     pkgctl(server, "promote", "rbac@1.0.0", "--reason", "RBAC from data.json")
 
     decision = pkgctl(server, "eval", '{"user": "alice", "action": "delete"}')
-    assert decision["subtasks"][0]["params"] == {"role": "admin"}  # type: ignore[index]
+    assert decision["subtasks"][0]["params"] == {"role": "admin"}
     allow = pkgctl(
         server, "eval", "--entrypoint", "app/rbac/allow", '{"user": "bob", "action": "delete"}'
     )

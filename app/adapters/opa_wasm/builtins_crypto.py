@@ -19,7 +19,7 @@ from app.adapters.opa_wasm.builtins import Builtin, BuiltinContext, BuiltinError
 _VERIFY_ALGORITHMS: Final = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
     "ES256", "ES384", "ES512", "HS256", "HS384", "HS512",
-)  # fmt: skip
+)  # fmt: skip  # a table: one algorithm family per line
 _NS: Final = 1_000_000_000
 
 

@@ -191,7 +191,7 @@ def _address_or_network(name: str, value: Any) -> IPNetwork:
 def cidr_contains(_ctx: BuiltinContext, cidr: Any, candidate: Any) -> bool:
     outer = _address_or_network("net.cidr_contains", cidr)
     inner = _address_or_network("net.cidr_contains", candidate)
-    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
+    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]  # versions checked equal first
 
 
 def cidr_intersects(_ctx: BuiltinContext, left: Any, right: Any) -> bool:
@@ -218,7 +218,7 @@ def cidr_merge(_ctx: BuiltinContext, addresses: Any) -> list[str]:
     merged: list[str] = []
     for version in (4, 6):
         chosen = [n for n in networks if n.version == version]
-        merged.extend(str(n) for n in ipaddress.collapse_addresses(chosen))  # type: ignore[type-var]
+        merged.extend(str(n) for n in ipaddress.collapse_addresses(chosen))  # type: ignore[type-var]  # one version per list
     return merged
 
 

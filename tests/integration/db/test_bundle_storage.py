@@ -29,7 +29,7 @@ async def test_a_bundle_snapshot_round_trips_through_the_store(client: PKGClient
     assert stored.entrypoints == ("echo_data", "echo_input", "const")
     assert (stored.entrypoint, stored.revision, stored.strict_builtin_errors) == (
         "echo_input", "r-9", True,
-    )  # fmt: skip
+    )  # fmt: skip  # one expected tuple
     # what an export carries (the document) and the last-known-good cache keep all of it
     again = parse_policy_document(document_from_snapshot(stored))
     assert again.checksum == stored.checksum and again.wasm == document.wasm

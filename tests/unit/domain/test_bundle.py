@@ -105,7 +105,7 @@ def test_two_files_setting_the_same_path_conflict() -> None:
         (opa_bundle(module=b"not wasm"), "bundle[/policy.wasm]"),
         (opa_bundle(data={"data.json": [1]}), "bundle[/data.json]"),
     ],
-)  # fmt: skip
+)  # fmt: skip  # a table: one bad bundle per line
 def test_a_bad_bundle_names_the_member(raw: bytes, loc: str) -> None:
     assert loc_of(raw) == loc
 

@@ -15,7 +15,7 @@ Member = tuple[tarfile.TarInfo, bytes]
 def member(name: str, content: bytes | str | Any) -> Member:
     raw = content if isinstance(content, bytes) else (
         content.encode() if isinstance(content, str) else json.dumps(content).encode()
-    )  # fmt: skip
+    )  # fmt: skip  # one conversion per content kind
     info = tarfile.TarInfo(name)
     info.size = len(raw)
     return info, raw

@@ -65,7 +65,7 @@ def test_a_failing_builtin_makes_the_expression_undefined(custom: None) -> None:
     policy = engine("time.now_ns", "custom.fails")
     assert policy.evaluate({}, entrypoint="call1") == {
         "subtasks": [], "dag": [], "rules": [], "result": None,
-    }  # fmt: skip
+    }  # fmt: skip  # one expected decision
 
 
 def test_with_strict_builtin_errors_a_failing_builtin_fails_the_evaluation(custom: None) -> None:
