@@ -13,6 +13,7 @@ Every problem is a `DocumentError` whose `loc` names the member (`bundle[/data.j
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
 import posixpath
@@ -90,6 +91,27 @@ def _member_name(info: tarfile.TarInfo) -> str:
     return posixpath.normpath(name) if name else ""
 
 
+class _Inflated(io.RawIOBase):
+    """The gunzipped stream, refusing to inflate past `limit` bytes: tar headers themselves
+    (PAX records) are read whole by `tarfile`, so the cap must sit below it."""
+
+    def __init__(self, raw: bytes, limit: int) -> None:
+        self._source = gzip.GzipFile(fileobj=io.BytesIO(raw))
+        self._left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        chunk = self._source.read(min(len(view), self._left + 1))
+        self._left -= len(chunk)
+        if self._left < 0:
+            raise BundleError("bundle", "the bundle unpacks to more than its size limit")
+        view[: len(chunk)] = chunk
+        return len(chunk)
+
+
 def read_members(raw: bytes, limits: BundleLimits | None = None) -> dict[str, bytes]:
     """The regular files of a gzipped tar, by normalised name, within `limits`."""
     limits = limits or BundleLimits()
@@ -97,8 +119,10 @@ def read_members(raw: bytes, limits: BundleLimits | None = None) -> dict[str, by
         raise BundleError("bundle", "not a gzip file (a bundle is a .tar.gz)")
     members: dict[str, bytes] = {}
     total = count = 0
+    # headers and padding add to the members' own bytes: allow them, bounded
+    inflated = io.BufferedReader(_Inflated(raw, 2 * limits.max_bytes + 1024 * limits.max_members))
     try:
-        with tarfile.open(fileobj=io.BytesIO(raw), mode="r|gz") as archive:
+        with tarfile.open(fileobj=inflated, mode="r|") as archive:
             for info in archive:
                 count += 1
                 if count > limits.max_members:
@@ -115,7 +139,7 @@ def read_members(raw: bytes, limits: BundleLimits | None = None) -> dict[str, by
                     raise BundleError(info.name, "member appears twice")
                 handle = archive.extractfile(info)
                 members[name] = handle.read(info.size + 1) if handle else b""
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+    except (tarfile.TarError, EOFError, OSError, zlib.error, gzip.BadGzipFile) as exc:
         raise BundleError("bundle", f"not a readable gzipped tar: {exc}") from exc
     return members
 

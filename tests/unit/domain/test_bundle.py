@@ -3,6 +3,7 @@ every way a bundle can be bad (each names the member)."""
 
 from __future__ import annotations
 
+import io
 import tarfile
 
 import pytest
@@ -175,3 +176,13 @@ def test_a_named_entrypoint_must_be_one_of_the_manifests() -> None:
     raw = bundle_document(opa_bundle(), BundleRequest(version="v", entrypoint="nope"))
     with pytest.raises(ValueError, match=r"wasm\.entrypoint: not one of the entrypoints"):
         parse_policy_document(raw)
+
+
+def test_a_bundle_cannot_inflate_past_its_limit_through_tar_headers() -> None:
+    info = tarfile.TarInfo("/data.json")
+    info.pax_headers = {"comment": "a" * (3 * 1024 * 1024)}  # read whole by tarfile
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
+        archive.addfile(info, io.BytesIO(b""))
+    with pytest.raises(BundleError, match="unpacks to more than"):
+        read_members(buffer.getvalue(), BundleLimits(max_bytes=1024 * 1024, max_members=10))
