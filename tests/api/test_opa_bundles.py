@@ -140,3 +140,11 @@ async def test_a_documents_bad_bundle_names_the_member_under_wasm(api: httpx.Asy
     response = await api.post("/snapshots", json=document)
     assert response.status_code == 422
     assert [e["loc"] for e in response.json()["errors"]] == ["wasm.bundle[/app/data.json]"]
+
+
+async def test_bundle_query_parameters_on_a_document_are_refused(api: httpx.AsyncClient) -> None:
+    document = {"version": "doc@1", "rules": []}
+    response = await api.post("/snapshots", json=document, params={"version": "other@1"})
+    assert response.status_code == 422
+    assert [e["loc"] for e in response.json()["errors"]] == ["query.version"]
+    assert (await api.get("/snapshots")).json() == []
