@@ -31,6 +31,7 @@ OPA_BUNDLE: Final = "opa"
 PKG_EXPORT: Final = "pkg-export"
 GZIP_MAGIC: Final = b"\x1f\x8b"
 DATA_FILES: Final = ("data.json",)
+YAML_DATA_FILES: Final = ("data.yaml", "data.yml")
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,8 @@ def merge_data(members: Mapping[str, bytes], roots: tuple[str, ...], limits: Bun
     data: dict[str, Any] = {}
     for name in sorted(members):
         directory, base = posixpath.split(name)
+        if base in YAML_DATA_FILES:
+            raise BundleError(f"/{name}", "YAML data is not supported yet: use data.json")
         if base not in DATA_FILES:
             continue
         if not _under_roots(directory, roots):

@@ -105,6 +105,7 @@ def test_two_files_setting_the_same_path_conflict() -> None:
          "bundle[/app/../../x/data.json]"),
         (opa_bundle(module=b"not wasm"), "bundle[/policy.wasm]"),
         (opa_bundle(data={"data.json": [1]}), "bundle[/data.json]"),
+        (opa_bundle(data={"app/data.yaml": "a: 1"}), "bundle[/app/data.yaml]"),
     ],
 )  # fmt: skip  # a table: one bad bundle per line
 def test_a_bad_bundle_names_the_member(raw: bytes, loc: str) -> None:
