@@ -22,7 +22,7 @@ from typing import Any
 from app.adapters.opa_wasm import OpaWasm, WasmLimits, configure, fastcall, instance
 from app.domain.bundle import BundleRequest, bundle_document
 from app.domain.document import parse_policy_document
-from app.domain.snapshot import PKGSnapshotData, native_checksum
+from app.domain.snapshot import PKGSnapshotData, native_checksum, normalise_rules
 from bench.server import ROOT
 from tests.unit.wasm import wat
 
@@ -85,7 +85,7 @@ def native_engine() -> Any | None:
         engine="native",
         wasm_artifact=None,
         checksum=native_checksum(RULES, SUBTASK_TYPES),
-        rules=RULES,
+        rules=normalise_rules(RULES),
         subtask_types=SUBTASK_TYPES,
     )
     return NativeRuleEngine(snapshot)

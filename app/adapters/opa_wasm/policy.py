@@ -122,13 +122,37 @@ class OpaWasm:
         `data` is the data document, or its JSON bytes. Every name in `entrypoints` (an OPA
         bundle's) must be one the module declares.
         """
-        limits = limits or current_limits()
         digest = hashlib.sha256(wasm_bytes).hexdigest()
         # the compiled-module cache is keyed by this digest: a wrong checksum must not alias
         if checksum is not None and checksum.removeprefix("sha256:") != digest:
             raise EngineLoadError(
                 f"wasm artifact sha256 {digest} does not match checksum {checksum!r}"
             )
+        return cls._load(
+            wasm_bytes,
+            digest,
+            entrypoint=entrypoint,
+            data=data,
+            limits=limits,
+            entrypoints=entrypoints,
+            strict_builtin_errors=strict_builtin_errors,
+        )
+
+    @classmethod
+    def _load(
+        cls,
+        wasm_bytes: bytes,
+        digest: str,
+        *,
+        entrypoint: str | None,
+        data: Any = None,
+        limits: WasmLimits | None = None,
+        entrypoints: tuple[str, ...] = (),
+        strict_builtin_errors: bool = False,
+    ) -> OpaWasm:
+        """Load bytes whose `digest` (their sha256 hex, or the snapshot's verified checksum over
+        module and data) is already known (no second hash); it keys the compiled module."""
+        limits = limits or current_limits()
         host = runtime()
         module = host.module(digest, wasm_bytes)
         data_json = data if isinstance(data, bytes) else _dumps({} if data is None else data)
@@ -153,18 +177,17 @@ class OpaWasm:
 
     @classmethod
     def from_snapshot(cls, snapshot: PKGSnapshotData) -> OpaWasm:
-        """The engine for a `wasm` snapshot; refused unless its artifact matches its checksum."""
+        """The engine for a `wasm` snapshot that `PKGEvaluator` has verified (its checksum
+        covers the module, so the compiled-module cache reuses it: one hash per load)."""
         artifact = snapshot.wasm_artifact
         if not artifact:
             raise EngineLoadError(f"snapshot {snapshot.version} has no wasm artifact")
-        actual = snapshot.content_checksum()  # module and data
-        if snapshot.checksum != actual:
-            raise EngineLoadError(
-                f"snapshot {snapshot.version}: wasm artifact and data sha256 {actual} does not "
-                f"match checksum {snapshot.checksum!r}"
-            )
-        return cls.load_from_bytes(
+        if snapshot.checksum is None:
+            raise EngineLoadError(f"snapshot {snapshot.version} has no checksum")
+        # PKGEvaluator verified the checksum (module and data): it keys the compiled module
+        return cls._load(
             artifact,
+            snapshot.checksum,
             entrypoint=snapshot.entrypoint or DEFAULT_ENTRYPOINT,
             data=snapshot.wasm_data,
             entrypoints=snapshot.entrypoints,
