@@ -4,7 +4,7 @@ counters, and the guards themselves.
 Self-contained on purpose (it does not import the application's models).
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0005"
-down_revision: str | None = "0001"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
