@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import fastapi_standalone_docs  # type: ignore[import-untyped]  # ships assets, no py.typed
+import yaml
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
@@ -110,7 +111,6 @@ BODY_EXAMPLES: dict[str, Any] = {
     "DeploymentPatch": {"percent": 50},
     "HeartbeatRequest": {"device_type": "door", "version": VERSION_EXAMPLE, "region": "eu-1"},
 }
-FACTS_BODY_EXAMPLE = FACTS_EXAMPLE
 
 
 def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[int]:
@@ -169,16 +169,20 @@ def _example_from_schema(schema: dict[str, Any], components: dict[str, Any]) -> 
 def _add_body_example(operation: dict[str, Any], components: dict[str, Any]) -> None:
     content = operation.get("requestBody", {}).get("content", {})
     body = content.get("application/json")
-    if body is None or "example" in body or "examples" in body:
+    if body is None:
         return
-    schema = body.get("schema", {})
-    name = schema.get("$ref", "").rsplit("/", 1)[-1]
-    if name in BODY_EXAMPLES:
-        body["example"] = copy.deepcopy(BODY_EXAMPLES[name])
-    elif schema == {"type": "object"}:  # a raw-facts body (simulate)
-        body["example"] = copy.deepcopy(FACTS_BODY_EXAMPLE)
-    else:
-        body["example"] = _example_from_schema(schema, components)
+    if "example" not in body and "examples" not in body:
+        schema = body.get("schema", {})
+        name = schema.get("$ref", "").rsplit("/", 1)[-1]
+        if name in BODY_EXAMPLES:
+            body["example"] = copy.deepcopy(BODY_EXAMPLES[name])
+        elif schema == {"type": "object"}:  # a raw-facts body (simulate)
+            body["example"] = copy.deepcopy(FACTS_EXAMPLE)
+        else:
+            body["example"] = _example_from_schema(schema, components)
+    for yaml_type in (t for t in content if "yaml" in t):  # the same body, as YAML text
+        if "example" not in content[yaml_type] and "example" in body:
+            content[yaml_type]["example"] = yaml.safe_dump(body["example"], sort_keys=False)
 
 
 def truthful_openapi(app: FastAPI) -> dict[str, Any]:
