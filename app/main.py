@@ -8,7 +8,7 @@ from app.adapters.observability.metrics import PrometheusMetrics
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
 from app.api.openapi import install_openapi
-from app.api.routes import evaluate, fleet, governance, health, snapshots
+from app.api.routes import evaluate, fleet, governance, health, schemas, snapshots
 from app.lifespan import lifespan
 from app.settings import Settings
 from app.wiring import install_defaults
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.manager = None
     app.state.governance = None
     install_error_handlers(app)
-    for module in (evaluate, snapshots, governance, fleet, health):
+    for module in (evaluate, snapshots, governance, fleet, health, schemas):
         app.include_router(module.router)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)

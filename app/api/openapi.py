@@ -39,7 +39,7 @@ from app.api.schemas import FACTS_EXAMPLE, VERSION_EXAMPLE
 
 ASSETS = Path(fastapi_standalone_docs.__file__).resolve().parent / "static"
 
-ALWAYS_ANSWERS = {("get", "/health"), ("get", "/metrics")}
+ALWAYS_ANSWERS = {("get", "/health"), ("get", "/metrics"), ("get", "/schemas/policy.json")}
 NOT_FOUND_TOO = {
     ("get", "/snapshots/active"),  # no active snapshot in the env
     ("post", "/validation/runs"),
