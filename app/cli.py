@@ -14,6 +14,7 @@ import typer
 
 from app.adapters.observability.logging import configure_logging
 from app.client import PKGConnectionError, PKGError, PKGHttpClient
+from app.domain.bundle import GZIP_MAGIC
 from app.domain.document import PolicyDocument, parse_policy_document
 from app.domain.errors import DocumentError
 from app.domain.fixtures import run_fixtures
@@ -93,13 +94,39 @@ def migrate(
     typer.echo("database is at the newest migration")
 
 
+PUSHED_KEYS = ("version", "env", "engine", "checksum", "rules_count", "entrypoints", "revision")
+
+
 @cli.command()
-def push(file: Path, url: Url = DEFAULT_URL, token: Token = None) -> None:
-    """Create a snapshot from a policy document (YAML or JSON)."""
+def push(
+    file: Path,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    version: Annotated[str | None, typer.Option(help="Bundle: version (default: revision)")] = None,
+    env: Annotated[str | None, typer.Option(help="Bundle: env")] = None,
+    entrypoint: Annotated[str | None, typer.Option(help="Bundle: default entrypoint")] = None,
+) -> None:
+    """Create a snapshot from a policy document (YAML or JSON) or a bundle (.tar.gz)."""
+    if _is_gzip(file):
+        bundle = file.read_bytes()
+        with _client(url, token) as pkg:
+            snapshot = _server(
+                lambda: pkg.push_bundle(bundle, version=version, env=env, entrypoint=entrypoint)
+            )
+        _print(snapshot, keys=PUSHED_KEYS)
+        return
     document = read_document(file)
     with _client(url, token) as pkg:
         snapshot = _server(lambda: pkg.push(document))
-    _print(snapshot, keys=("version", "env", "engine", "checksum", "rules_count"))
+    _print(snapshot, keys=PUSHED_KEYS)
+
+
+def _is_gzip(file: Path) -> bool:
+    try:
+        with file.open("rb") as handle:
+            return handle.read(2) == GZIP_MAGIC
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc}")
 
 
 @cli.command()
@@ -154,6 +181,7 @@ def evaluate(
     token: Token = None,
     version: Annotated[str | None, typer.Option(help="Evaluate a stored version")] = None,
     explain: Annotated[bool, typer.Option(help="Show which conditions held")] = False,
+    entrypoint: Annotated[str | None, typer.Option(help="A wasm policy's entrypoint")] = None,
 ) -> None:
     """Evaluate task facts: locally with --policy FILE, else on the server."""
     task_facts = read_facts(facts)
@@ -161,7 +189,13 @@ def evaluate(
         _print(_evaluate_locally(policy, task_facts, explain=explain))
         return
     with _client(url, token) as pkg:
-        _print(_server(lambda: pkg.evaluate(task_facts, version=version, explain=explain)))
+        _print(
+            _server(
+                lambda: pkg.evaluate(
+                    task_facts, version=version, explain=explain, entrypoint=entrypoint
+                )
+            )
+        )
 
 
 @cli.command()
@@ -295,15 +329,18 @@ def _evaluate_locally(file: Path, facts: Any, *, explain: bool) -> dict[str, Any
 
 
 def read_document(file: Path) -> dict[str, Any]:
-    """Load a document; a `wasm.file` path (relative to the document) becomes `wasm.artifact`."""
+    """Load a document; a `wasm.file` path (relative to the document) becomes `wasm.artifact`
+    (a module) or `wasm.bundle` (an OPA bundle, .tar.gz), base64-encoded."""
     document = _read_raw(file)
     wasm = document.get("wasm")
     if isinstance(wasm, dict) and "file" in wasm:
         artifact_path = (file.parent / str(wasm.pop("file"))).resolve()
         try:
-            wasm["artifact"] = base64.b64encode(artifact_path.read_bytes()).decode("ascii")
+            content = artifact_path.read_bytes()
         except OSError as exc:
             _fail(f"cannot read the wasm artifact {artifact_path}: {exc}")
+        key = "bundle" if content.startswith(GZIP_MAGIC) else "artifact"
+        wasm[key] = base64.b64encode(content).decode("ascii")
     return document
 
 

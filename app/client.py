@@ -66,6 +66,8 @@ class _Call:
     expect: int = 200
     json: Any = None
     params: dict[str, Any] | None = None
+    content: bytes | None = None
+    headers: dict[str, str] | None = None
 
 
 def _routing(**values: Any) -> dict[str, Any]:
@@ -91,6 +93,17 @@ class _Calls:
     @staticmethod
     def push(document: dict[str, Any]) -> _Call:
         return _Call("POST", "/snapshots", expect=201, json=document)
+
+    @staticmethod
+    def push_bundle(bundle: bytes, **params: Any) -> _Call:
+        return _Call(
+            "POST",
+            "/snapshots",
+            expect=201,
+            content=bundle,
+            params=_routing(**params),
+            headers={"Content-Type": "application/gzip"},
+        )
 
     @staticmethod
     def validate(version: str) -> _Call:
@@ -144,7 +157,12 @@ class PKGHttpClient:
     def _send(self, call: _Call) -> Any:
         try:
             response = self._http.request(
-                call.method, call.path, json=call.json, params=call.params
+                call.method,
+                call.path,
+                json=call.json,
+                params=call.params,
+                content=call.content,
+                headers=call.headers,
             )
         except httpx.HTTPError as exc:
             raise PKGConnectionError(f"cannot reach {self._http.base_url}: {exc}") from exc
@@ -159,10 +177,17 @@ class PKGHttpClient:
         region: str | None = None,
         subject: str | None = None,
         explain: bool = False,
+        entrypoint: str | None = None,
     ) -> dict[str, Any]:
         """One decision: subtasks, dag, rules, plus decision_id, engine, lane, duration_ms."""
         call = _Calls.evaluate(
-            facts, version=version, target=target, region=region, subject=subject, explain=explain
+            facts,
+            version=version,
+            target=target,
+            region=region,
+            subject=subject,
+            explain=explain,
+            entrypoint=entrypoint,
         )
         decision: dict[str, Any] = self._send(call)
         return decision
@@ -183,6 +208,19 @@ class PKGHttpClient:
     def push(self, document: dict[str, Any]) -> dict[str, Any]:
         """Create a snapshot from a policy document (validated first: `PKGError` 422)."""
         snapshot: dict[str, Any] = self._send(_Calls.push(document))
+        return snapshot
+
+    def push_bundle(
+        self,
+        bundle: bytes,
+        *,
+        version: str | None = None,
+        env: str | None = None,
+        entrypoint: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a snapshot from an OPA bundle (.tar.gz bytes)."""
+        call = _Calls.push_bundle(bundle, version=version, env=env, entrypoint=entrypoint)
+        snapshot: dict[str, Any] = self._send(call)
         return snapshot
 
     def validate(self, version: str) -> dict[str, Any]:
@@ -263,7 +301,12 @@ class AsyncPKGHttpClient:
     async def _send(self, call: _Call) -> Any:
         try:
             response = await self._http.request(
-                call.method, call.path, json=call.json, params=call.params
+                call.method,
+                call.path,
+                json=call.json,
+                params=call.params,
+                content=call.content,
+                headers=call.headers,
             )
         except httpx.HTTPError as exc:
             raise PKGConnectionError(f"cannot reach {self._http.base_url}: {exc}") from exc
@@ -278,9 +321,16 @@ class AsyncPKGHttpClient:
         region: str | None = None,
         subject: str | None = None,
         explain: bool = False,
+        entrypoint: str | None = None,
     ) -> dict[str, Any]:
         call = _Calls.evaluate(
-            facts, version=version, target=target, region=region, subject=subject, explain=explain
+            facts,
+            version=version,
+            target=target,
+            region=region,
+            subject=subject,
+            explain=explain,
+            entrypoint=entrypoint,
         )
         decision: dict[str, Any] = await self._send(call)
         return decision
@@ -300,6 +350,18 @@ class AsyncPKGHttpClient:
 
     async def push(self, document: dict[str, Any]) -> dict[str, Any]:
         snapshot: dict[str, Any] = await self._send(_Calls.push(document))
+        return snapshot
+
+    async def push_bundle(
+        self,
+        bundle: bytes,
+        *,
+        version: str | None = None,
+        env: str | None = None,
+        entrypoint: str | None = None,
+    ) -> dict[str, Any]:
+        call = _Calls.push_bundle(bundle, version=version, env=env, entrypoint=entrypoint)
+        snapshot: dict[str, Any] = await self._send(call)
         return snapshot
 
     async def validate(self, version: str) -> dict[str, Any]:

@@ -150,6 +150,8 @@ def test_every_request_body_has_an_example(document: dict[str, Any]) -> None:
         for method, operation in operations.items():
             content = operation.get("requestBody", {}).get("content", {})
             for media_type, body in content.items():
+                if body.get("schema", {}).get("format") == "binary":
+                    continue  # a .tar.gz bundle: no example to write down
                 bodies += 1
                 assert "example" in body, (method, path, media_type)
     assert bodies >= 10
