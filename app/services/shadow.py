@@ -137,6 +137,7 @@ class ShadowRunner:
         )
         self._lanes: dict[tuple[int, str], LaneStats] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._flushing = asyncio.Lock()
 
     # ------------------------------------------------------------------ the request path
     def offer(self, route: Route, facts: Any, result: Mapping[str, Any]) -> None:
@@ -184,17 +185,20 @@ class ShadowRunner:
     async def flush(self) -> None:
         if self._store is None:
             return
-        dirty = [lane for lane in self._lanes.values() if lane.dirty]
-        if not dirty:
-            return
-        for lane in dirty:
-            lane.dirty = False
-        try:
-            await self._db(self._store.flush_shadow_stats([self._row(lane) for lane in dirty]))
-        except BaseException:
+        # one flush at a time: rows are cumulative overwrites, and an older snapshot of the
+        # counts committing after a newer one would take the fleet's totals backwards
+        async with self._flushing:
+            dirty = [lane for lane in self._lanes.values() if lane.dirty]
+            if not dirty:
+                return
             for lane in dirty:
-                lane.dirty = True  # counts are cumulative: the next flush carries them
-            raise
+                lane.dirty = False
+            try:
+                await self._db(self._store.flush_shadow_stats([self._row(lane) for lane in dirty]))
+            except BaseException:
+                for lane in dirty:
+                    lane.dirty = True  # counts are cumulative: the next flush carries them
+                raise
 
     async def report(self, deployment_id: int, *, version: str) -> dict[str, Any]:
         """Fleet-wide totals and the newest differing examples for one lane and version."""

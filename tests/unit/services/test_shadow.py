@@ -221,3 +221,28 @@ async def test_a_guard_whose_version_was_replaced_is_superseded() -> None:
     a = watch(store, promoter, "a", "v3")
     await a.tick()
     assert store.guards[7]["status"] == "superseded" and promoter.rollbacks == []
+
+
+class SlowFirstFlush(FakeStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def flush_shadow_stats(self, rows: list[dict[str, Any]]) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            await asyncio.sleep(0.05)  # the older snapshot of the counts arrives last
+        await super().flush_shadow_stats(rows)
+
+
+async def test_concurrent_flushes_never_take_the_counts_backwards() -> None:
+    store = SlowFirstFlush()
+    shadow = runner(store, never, queue_size=1)
+    shadow.offer(SHADOWED, {"tags": []}, SERVED)
+    shadow.offer(SHADOWED, {"tags": []}, SERVED)  # dropped: 1
+    first = asyncio.create_task(shadow.flush())
+    await asyncio.sleep(0)
+    shadow.offer(SHADOWED, {"tags": []}, SERVED)  # dropped: 2
+    await asyncio.gather(first, shadow.flush())
+    (row,) = store.shadow_rows.values()
+    assert row["dropped"] == 2
