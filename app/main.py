@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from app.adapters.observability.metrics import PrometheusMetrics
 from app.api.errors import install_error_handlers
+from app.api.lean import LeanEvaluate
 from app.api.limits import BodySizeLimit
 from app.api.routes import evaluate, fleet, governance, health, snapshots
 from app.lifespan import lifespan
@@ -21,8 +23,23 @@ evaluate and read. Errors are RFC 7807 `application/problem+json`.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(
+class PKGApp(FastAPI):
+    """FastAPI, with `POST /evaluate` and `/evaluate/batch` answered by the lean handler
+    (app/api/lean.py) ahead of the middleware stack, unless `PKG_LEAN_EVALUATE=false`."""
+
+    lean_evaluate: LeanEvaluate | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lean = self.lean_evaluate
+        if lean is not None and lean.handles(scope):
+            scope["app"] = self
+            await lean(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> PKGApp:
+    app = PKGApp(
         title="PKG policy decision service",
         version="0.1.0",
         description=DESCRIPTION,
@@ -36,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (evaluate, snapshots, governance, fleet, health):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
+    if app.state.settings.lean_evaluate:
+        app.lean_evaluate = LeanEvaluate(app)
     return app
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from app.settings import Settings
 
@@ -31,22 +32,36 @@ def role_of(token: str, settings: Settings) -> Role | None:
     return None
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, as `HTTPBearer` reads it."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and token) or scheme.lower() != "bearer":
+        return None
+    return token
+
+
+def authorize(settings: Settings, token: str | None, role: Role) -> Role:
+    """The role `token` grants, or the 401/403 that refuses it (every route and the lean
+    /evaluate handler decide here)."""
+    if not settings.auth_enabled:
+        return "admin"  # no tokens configured: the server only binds loopback
+    if token is None:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    granted = role_of(token, settings)
+    if granted is None:
+        raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    if role == "admin" and granted != "admin":
+        raise HTTPException(403, "this route needs the admin role")
+    return granted
+
+
 def require(role: Role) -> object:
     async def check(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Role:
         settings: Settings = request.app.state.settings
-        if not settings.auth_enabled:
-            return "admin"  # no tokens configured: the server only binds loopback
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-        granted = role_of(credentials.credentials, settings)
-        if granted is None:
-            raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
-        if role == "admin" and granted != "admin":
-            raise HTTPException(403, "this route needs the admin role")
-        return granted
+        return authorize(settings, credentials.credentials if credentials else None, role)
 
     return Depends(check)
 
