@@ -27,6 +27,7 @@ from app.services.feed import register_feed_adapter
 from app.services.governance import Governance, bootstrap
 from app.services.manager import PKGManager
 from app.services.policy_text import load_policy_text
+from app.serving import startup_turn, sync_interval
 from app.settings import Settings
 
 log = structlog.get_logger("pkg.lifespan")
@@ -80,7 +81,7 @@ def build_manager(settings: Settings, client: Any, feed: Any, metrics: Any) -> P
         env=settings.env,
         cache=FileSnapshotCache(settings.snapshot_cache_dir),
         metrics=metrics,
-        reconcile_interval_s=settings.reconcile_interval_s,
+        reconcile_interval_s=sync_interval(settings),
         heartbeat_interval_s=settings.heartbeat_interval_s,
         db_timeout_s=settings.db_timeout_s,
         instance_id=settings.instance_id,
@@ -92,7 +93,8 @@ async def _migrate(settings: Settings) -> None:
     if not settings.auto_migrate:
         return
     try:
-        await upgrade_to_head(settings.database_url)
+        async with startup_turn(settings):  # several workers: one at a time
+            await upgrade_to_head(settings.database_url)
     except Exception as exc:  # the database may be down: serve the last-known-good snapshot
         log.error("migration_failed", error=str(exc), error_type=type(exc).__name__)
 
@@ -101,7 +103,8 @@ async def _bootstrap(settings: Settings, governance: Governance, seed_file: Path
     try:
         text = await asyncio.to_thread(seed_file.read_text)
         document = parse_policy_document(load_policy_text(text))
-        await bootstrap(governance, document)
+        async with startup_turn(settings):  # several workers: exactly one imports the seed
+            await bootstrap(governance, document)
     except Exception as exc:
         log.error("bootstrap_failed", file=str(seed_file), error=str(exc))
 
@@ -152,3 +155,4 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             _global_manager = None
         await manager.stop()
         await client.close()
+        getattr(app.state.metrics, "close", lambda: None)()
