@@ -13,6 +13,7 @@ import time
 import uuid
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -94,14 +95,31 @@ async def evaluate_facts(
 
 
 def parse_batch(raw: bytes, *, max_items: int) -> list[dict[str, Any]]:
-    """The batch body, validated by `BatchRequest` (422 naming the field; 413 over the cap)."""
-    try:
-        items = BatchRequest.model_validate_json(raw).items
-    except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-        raise RequestValidationError(errors) from exc
+    """The batch body as `BatchRequest` validates it (422 naming the field; 413 over the cap).
+
+    A well-formed body is read by orjson and checked by hand (pydantic's JSON validation of
+    100 free-form objects costs more than deciding them); anything else goes through
+    `BatchRequest` for the error it names."""
+    items = _well_formed_items(raw)
+    if items is None:
+        try:
+            items = BatchRequest.model_validate_json(raw).items
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            raise RequestValidationError(errors) from exc
     if len(items) > max_items:
         raise HTTPException(413, f"items: at most {max_items} fact sets per batch")
+    return items
+
+
+def _well_formed_items(raw: bytes) -> list[dict[str, Any]] | None:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    items = body.get("items") if type(body) is dict else None
+    if type(items) is not list or not items or any(type(item) is not dict for item in items):
+        return None
     return items
 
 
