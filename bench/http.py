@@ -222,7 +222,9 @@ def promotion_round(
         document = workload().policy_document(100)
         document.update(env="prod", version=active + "-b")
         client.post("/snapshots", json=document).raise_for_status()
-    versions, outcomes, stop = [document["version"], active], [], threading.Event()
+    versions = [document["version"], active]
+    outcomes: list[int] = []
+    stop = threading.Event()
 
     def promote() -> None:
         with httpx.Client(base_url=server.url, timeout=30) as admin:
@@ -264,9 +266,11 @@ def ratio_of(phase: dict[str, Any], ratio: Ratio) -> float:
     """The median of per-round ratios (each round runs both sides back to back)."""
     per = {s.name: s.decisions_per_request for s in SCENARIOS}
     top, bottom = phase["runs"][ratio.numerator], phase["runs"][ratio.denominator]
-    return statistics.median(
-        (a["rps"] * per[ratio.numerator]) / (b["rps"] * per[ratio.denominator])
-        for a, b in zip(top, bottom, strict=True)
+    return float(
+        statistics.median(
+            (a["rps"] * per[ratio.numerator]) / (b["rps"] * per[ratio.denominator])
+            for a, b in zip(top, bottom, strict=True)
+        )
     )
 
 
