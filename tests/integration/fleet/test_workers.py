@@ -13,8 +13,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.server import ServerProcess
-from tests.integration.fleet.conftest import ROOT, document, wait_until
+from bench.server import ROOT, ServerProcess
+from tests.integration.fleet.conftest import document, wait_until
 
 WORKERS = 2
 FACTS = {"tags": ["vip", "allergy_nuts"], "signals": {"urgency": 0.9}}
