@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.manager, app.state.governance = manager, governance
     app.state.wasm_runtime = opa_wasm.WASM_RUNTIME_AVAILABLE
     _global_manager = manager
+    if getattr(app.state, "freeze_gc_after_start", False):  # app/serving.py says why
+        gc.collect()
+        gc.freeze()
     log.info(
         "pkg_started",
         env=settings.env,
