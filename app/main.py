@@ -12,6 +12,7 @@ from app.api.limits import BodySizeLimit
 from app.api.routes import evaluate, fleet, governance, health, snapshots
 from app.lifespan import lifespan
 from app.settings import Settings
+from app.wiring import install_defaults
 
 DESCRIPTION = """
 PKG decides which subtasks a task needs, in which order, and why: POST task facts to
@@ -39,6 +40,7 @@ class PKGApp(FastAPI):
 
 
 def create_app(settings: Settings | None = None) -> PKGApp:
+    install_defaults()  # the engines and feed adapters PKG ships, explicitly (app/wiring.py)
     app = PKGApp(
         title="PKG policy decision service",
         version="0.1.0",

@@ -1,9 +1,15 @@
 """Bearer tokens with two roles: `admin` (writes, and everything an evaluator may do) and
-`evaluator` (evaluate and reads). Tokens are compared in constant time and never logged."""
+`evaluator` (evaluate and reads). Tokens are compared in constant time and never logged.
+
+With no tokens configured every route that needs a role answers only loopback clients: a
+request from any other address gets 403, however the server was started (`pkgctl serve`
+refuses to bind off loopback then; `uvicorn app.main:app --host 0.0.0.0` starts, and refuses).
+"""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request
@@ -32,6 +38,24 @@ def role_of(token: str, settings: Settings) -> Role | None:
     return None
 
 
+def is_loopback_client(request: Request) -> bool:
+    """127.0.0.0/8 or ::1 (also ::ffff:127.x). A Unix-socket client (no address) is local."""
+    return is_loopback_host(request.client.host if request.client is not None else None)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """`is_loopback_client` for an ASGI scope's client host (None: a Unix socket, local)."""
+    if host is None:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name, not an address: not provably loopback
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header, as `HTTPBearer` reads it."""
     scheme, token = get_authorization_scheme_param(authorization)
@@ -40,11 +64,17 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
-def authorize(settings: Settings, token: str | None, role: Role) -> Role:
+def authorize(settings: Settings, token: str | None, role: Role, *, loopback: bool) -> Role:
     """The role `token` grants, or the 401/403 that refuses it (every route and the lean
-    /evaluate handler decide here)."""
+    /evaluate handler decide here). `loopback`: the client is on this host."""
     if not settings.auth_enabled:
-        return "admin"  # no tokens configured: the server only binds loopback
+        if not loopback:
+            raise HTTPException(
+                403,
+                "no tokens are configured, so only loopback clients are served; set "
+                "PKG_ADMIN_TOKENS (and PKG_EVALUATOR_TOKENS) to serve other addresses",
+            )
+        return "admin"
     if token is None:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     granted = role_of(token, settings)
@@ -61,7 +91,8 @@ def require(role: Role) -> object:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Role:
         settings: Settings = request.app.state.settings
-        return authorize(settings, credentials.credentials if credentials else None, role)
+        token = credentials.credentials if credentials else None
+        return authorize(settings, token, role, loopback=is_loopback_client(request))
 
     return Depends(check)
 

@@ -30,7 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.types import Receive, Scope, Send
 
-from app.api.auth import authorize, bearer_token
+from app.api.auth import authorize, bearer_token, is_loopback_host
 from app.api.body import parse_facts
 from app.api.errors import problem_for
 from app.api.limits import send_too_large
@@ -91,7 +91,9 @@ class LeanEvaluate:
         manager = self.state.manager
         if manager is None:
             raise HTTPException(503, "the service is starting")
-        authorize(settings, bearer_token(authorization), "evaluator")
+        client = scope.get("client")
+        loopback = is_loopback_host(client[0] if client else None)
+        authorize(settings, bearer_token(authorization), "evaluator", loopback=loopback)
         query_string: bytes = scope.get("query_string", b"")
         metrics: Any = self.state.metrics
         if batch:
