@@ -135,3 +135,20 @@ async def test_openapi_still_documents_both_lean_routes(
         assert {"200", "422"} <= set(operation["responses"])
     evaluate_params = schema["paths"]["/evaluate"]["post"]["parameters"]
     assert "explain" in {p["name"] for p in evaluate_params}
+
+
+async def test_without_tokens_both_paths_refuse_a_remote_client_alike(
+    app_factory: Callable[..., Any],
+) -> None:
+    answers = []
+    for lean in (True, False):
+        local: httpx.AsyncClient = await app_factory(
+            lean_evaluate=lean, admin_tokens=[], evaluator_tokens=[]
+        )
+        app = local._transport.app  # type: ignore[attr-defined]  # the app under test
+        remote = httpx.ASGITransport(app=app, client=("10.1.2.3", 4321))
+        async with httpx.AsyncClient(transport=remote, base_url="http://pkg.test") as client:
+            for path in ("/evaluate", "/evaluate/batch"):
+                answers.append((lean, (await client.post(path, content=b"{}")).content))
+    assert [body for lean, body in answers if lean] == [body for lean, body in answers if not lean]
+    assert all(b'"status":403' in body for _lean, body in answers)
