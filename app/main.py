@@ -9,7 +9,7 @@ from app.adapters.observability.metrics import PrometheusMetrics
 from app.api.errors import install_error_handlers
 from app.api.lean import LeanEvaluate
 from app.api.limits import BodySizeLimit
-from app.api.routes import evaluate, fleet, governance, health, snapshots
+from app.api.routes import evaluate, fleet, governance, health, schemas, snapshots
 from app.lifespan import lifespan
 from app.settings import Settings
 from app.wiring import install_defaults
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> PKGApp:
     app.state.manager = None
     app.state.governance = None
     install_error_handlers(app)
-    for module in (evaluate, snapshots, governance, fleet, health):
+    for module in (evaluate, snapshots, governance, fleet, health, schemas):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
     if app.state.settings.lean_evaluate:
