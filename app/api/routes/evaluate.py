@@ -67,11 +67,12 @@ def decide(
     metrics: Any,
     explain: bool,
     max_depth: int,
+    entrypoint: str | None = None,
 ) -> dict[str, Any]:
     """One decision. Every decision of both paths passes here: the place for per-decision
     hooks (decision log, shadow lanes)."""
     started = perf_counter()
-    result = evaluator.evaluate(facts, max_facts_depth=max_depth)
+    result = evaluator.evaluate(facts, max_facts_depth=max_depth, entrypoint=entrypoint)
     elapsed = perf_counter() - started
     metrics.observe_evaluation(evaluator.engine_type, elapsed)
     result["decision_id"] = decision_id()
@@ -100,6 +101,7 @@ async def evaluate_facts(
         metrics=metrics,
         explain=query.explain,
         max_depth=settings.max_facts_depth,
+        entrypoint=query.entrypoint,
     )
 
 
