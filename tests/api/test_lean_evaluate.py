@@ -59,6 +59,8 @@ CASES: list[Case] = [
     ("unknown version", "/evaluate", {"version": "nope@0"}, reader, b"{}"),
     ("explain not a boolean", "/evaluate", {"explain": "maybe"}, reader, b"{}"),
     ("subject too long", "/evaluate", {"subject": "s" * 513}, reader, b"{}"),
+    ("entrypoint on a native policy", "/evaluate", {"entrypoint": "pkg/x"}, reader, b"{}"),
+    ("entrypoint too long", "/evaluate", {"entrypoint": "e" * 513}, reader, b"{}"),
     ("no token", "/evaluate", {}, {}, _json(DEMO)),
     ("wrong token", "/evaluate", {}, {"Authorization": "Bearer nope"}, _json(DEMO)),
     ("not a bearer token", "/evaluate", {}, {"Authorization": f"Basic {READER}"}, b"{}"),
