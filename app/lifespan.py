@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,17 @@ from app.adapters import opa_wasm
 from app.adapters.bus.memory import InProcessBus
 from app.adapters.bus.redis_feed import RedisChangeFeed
 from app.adapters.db.client import PKGClient
+from app.adapters.db.decisions import SqlDecisionStore
 from app.adapters.db.migrations import upgrade_to_head
+from app.adapters.observability.decision_stdout import StdoutDecisionSink
 from app.adapters.observability.logging import configure_logging
 from app.adapters.observability.metrics import PrometheusMetrics
+from app.adapters.observability.tracing import configure_tracing
 from app.adapters.opa_wasm import WasmLimits, configure
 from app.adapters.snapshot_cache import FileSnapshotCache
 from app.domain.document import parse_policy_document
+from app.domain.redaction import Redaction
+from app.services.decision_log import DecisionLog
 from app.services.feed import register_feed_adapter
 from app.services.governance import Governance, bootstrap
 from app.services.manager import PKGManager
@@ -88,6 +94,27 @@ def build_manager(settings: Settings, client: Any, feed: Any, metrics: Any) -> P
     )
 
 
+def build_decision_log(settings: Settings, client: PKGClient, metrics: Any) -> DecisionLog:
+    sink: StdoutDecisionSink | SqlDecisionStore | None = None
+    if settings.decision_log == "stdout":
+        sink = StdoutDecisionSink()
+    elif settings.decision_log == "database":
+        sink = SqlDecisionStore(client.engine)
+    return DecisionLog(
+        sink,
+        env=settings.env,
+        instance=settings.instance_id,
+        metrics=metrics,
+        redaction=Redaction.from_paths(
+            mask=settings.decision_log_mask, drop=settings.decision_log_drop
+        ),
+        sample_rate=settings.decision_log_sample_rate,
+        queue_size=settings.decision_log_queue_size,
+        batch_size=settings.decision_log_batch_size,
+        retention=timedelta(hours=settings.decision_log_retention_hours),
+    )
+
+
 async def _migrate(settings: Settings) -> None:
     if not settings.auto_migrate:
         return
@@ -111,6 +138,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     global _global_manager
     settings: Settings = app.state.settings
     configure_logging(level=settings.log_level, json=settings.log_json)
+    flush_traces = configure_tracing(instance=settings.instance_id)
     configure(
         WasmLimits(
             eval_timeout_ms=settings.wasm_eval_timeout_ms,
@@ -134,21 +162,36 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.seed_file is not None:
         await _bootstrap(settings, governance, settings.seed_file)
     await manager.start()
+    decision_log = build_decision_log(settings, client, app.state.metrics)
+    await decision_log.start()
     app.state.manager, app.state.governance = manager, governance
+    app.state.decision_log = decision_log
     app.state.wasm_runtime = opa_wasm.WASM_RUNTIME_AVAILABLE
     _global_manager = manager
     log.info(
-        "pkg_started",
+        "pkg_listening",
+        host=settings.host,
+        port=settings.port,
         env=settings.env,
         version=manager.active_version,
+        workers=_workers(settings),
         redis=bool(settings.redis_url),
         instance=settings.instance_id,
+        decision_log=settings.decision_log,
     )
     try:
         yield
     finally:
+        log.info("pkg_stopping", env=settings.env, version=manager.active_version)
         app.state.manager = app.state.governance = None
         if _global_manager is manager:
             _global_manager = None
+        await decision_log.stop()  # flushes what is queued, while the database is still open
         await manager.stop()
         await client.close()
+        flush_traces()
+
+
+def _workers(settings: Settings) -> int:
+    workers = getattr(settings, "workers", None)  # the serving-speed settings, when present
+    return int(workers) if isinstance(workers, int) else 1

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
+from app.services.decision_log import DecisionLog
 from app.services.governance import Governance
 from app.services.manager import PKGManager
 from app.settings import Settings
@@ -34,7 +35,13 @@ def get_metrics(request: Request) -> Any:
     return request.app.state.metrics
 
 
+def get_decision_log(request: Request) -> DecisionLog:
+    decision_log: DecisionLog = request.app.state.decision_log
+    return decision_log
+
+
 ManagerDep = Annotated[PKGManager, Depends(get_manager)]
 GovernanceDep = Annotated[Governance, Depends(get_governance)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Any, Depends(get_metrics)]
+DecisionLogDep = Annotated[DecisionLog, Depends(get_decision_log)]

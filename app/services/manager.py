@@ -18,6 +18,7 @@ import structlog
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
 from app.domain.errors import NotFoundError, PromotionRefusedError, StoreUnavailableError
 from app.domain.snapshot import PKGSnapshotData
+from app.services import tracing
 from app.services.evaluator import PKGEvaluator
 from app.services.evaluator_cache import MAX_EVALUATOR_CACHE_SIZE, EvaluatorCache
 from app.services.feed import ChangeFeed, adapt_feed
@@ -312,13 +313,18 @@ class PKGManager:
         self.last_activation_source = source
         self.active_since = now
         self._activation_error = None
-        self.metrics.hotswap()
+        self.metrics.hotswap(source)
         self.metrics.observe_load(time.perf_counter() - started)
         self.metrics.set_active_version(evaluator.version)
         self.metrics.set_cached_versions(len(self._evaluators.versions()))
         self.metrics.set_degraded(self.degraded_mode)
         self.last_swap_duration_ms = round((time.perf_counter() - swap_started) * 1e3, 4)
         self.last_load_duration_ms = round((time.perf_counter() - started) * 1e3, 3)
+        tracing.record_span(
+            "pkg.activate",
+            duration_s=time.perf_counter() - started,
+            attributes={"pkg.version": evaluator.version, "pkg.source": source},
+        )
         log.info(
             "snapshot_activated",
             version=evaluator.version,
@@ -335,6 +341,12 @@ class PKGManager:
             self._db_unreachable(exc)
         self.metrics.activation_failed()
         self.metrics.set_degraded(True)
+        tracing.record_span(
+            "pkg.activate",
+            duration_s=time.perf_counter() - started,
+            attributes={"pkg.version": version, "pkg.source": source},
+            error=self._activation_error,
+        )
         log.error(
             "snapshot_activation_failed",
             version=version,

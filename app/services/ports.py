@@ -3,8 +3,11 @@ adapters plugging in through small protocols)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
+from app.domain.decision import DecisionRecord
 from app.domain.snapshot import PKGSnapshotData
 
 
@@ -39,3 +42,21 @@ class SnapshotCache(Protocol):
     def save(self, snapshot: PKGSnapshotData) -> None: ...
 
     def load(self, env: str) -> PKGSnapshotData | None: ...
+
+
+class DecisionSink(Protocol):
+    """Where decision-log batches go (stdout, a database table)."""
+
+    async def write(self, records: Sequence[DecisionRecord]) -> None: ...
+
+
+class DecisionStore(DecisionSink, Protocol):
+    """A sink that can also be read back and pruned (the database)."""
+
+    async def get(self, decision_id: str) -> DecisionRecord | None: ...
+
+    async def query(
+        self, *, version: str | None, since: datetime | None, limit: int
+    ) -> list[DecisionRecord]: ...
+
+    async def delete_older_than(self, cutoff: datetime) -> int: ...

@@ -12,9 +12,10 @@ from starlette.responses import Response
 
 from app.api.auth import ReaderRole
 from app.api.body import FACTS_BODY_SCHEMA, JSONResponse, read_facts
-from app.api.deps import ManagerDep, MetricsDep, SettingsDep
+from app.api.deps import DecisionLogDep, ManagerDep, MetricsDep, SettingsDep
 from app.api.schemas import BatchRequest, BatchResponse, DecisionResponse
 from app.domain.errors import FactsError
+from app.services.decision_log import DecisionLog, bind_decision_id
 from app.services.evaluator import PKGEvaluator
 from app.services.manager import PKGManager
 from app.services.rollout import Route
@@ -58,18 +59,22 @@ def _decide(
     metrics: Any,
     explain: bool,
     max_depth: int,
+    decision_log: DecisionLog,
+    role: str,
 ) -> dict[str, Any]:
+    decision_id = bind_decision_id(uuid.uuid4().hex)  # on every log event from here on
     started = time.perf_counter()
     result = evaluator.evaluate(facts, max_facts_depth=max_depth)
     elapsed = time.perf_counter() - started
     metrics.observe_evaluation(evaluator.engine_type, elapsed)
-    result["decision_id"] = uuid.uuid4().hex
+    result["decision_id"] = decision_id
     result["engine"] = evaluator.engine_type
     result["lane"] = route.lane
     result["deployment_id"] = route.deployment_id
     result["duration_ms"] = round(elapsed * 1e3, 4)
     if explain:
         result["explain"] = evaluator.explain(facts)
+    decision_log.offer(result, facts=facts, role=role)  # counts, traces, logs: never waits
     return result
 
 
@@ -85,7 +90,8 @@ async def evaluate(
     manager: ManagerDep,
     metrics: MetricsDep,
     settings: SettingsDep,
-    _role: ReaderRole,
+    decision_log: DecisionLogDep,
+    role: ReaderRole,
     version: VersionQuery = None,
     target: TargetQuery = None,
     region: RegionQuery = None,
@@ -103,6 +109,8 @@ async def evaluate(
         metrics=metrics,
         explain=explain,
         max_depth=settings.max_facts_depth,
+        decision_log=decision_log,
+        role=role,
     )
     return JSONResponse(decision)
 
@@ -117,7 +125,8 @@ async def evaluate_batch(
     manager: ManagerDep,
     metrics: MetricsDep,
     settings: SettingsDep,
-    _role: ReaderRole,
+    decision_log: DecisionLogDep,
+    role: ReaderRole,
     version: VersionQuery = None,
     target: TargetQuery = None,
     region: RegionQuery = None,
@@ -139,6 +148,8 @@ async def evaluate_batch(
                     metrics=metrics,
                     explain=False,
                     max_depth=settings.max_facts_depth,
+                    decision_log=decision_log,
+                    role=role,
                 )
             )
         except FactsError as exc:
