@@ -63,11 +63,16 @@ def serve(
             f"refusing to bind {host}: no tokens are configured. Set PKG_ADMIN_TOKENS (and "
             "PKG_EVALUATOR_TOKENS), or bind 127.0.0.1."
         )
+    settings = settings.model_copy(update={"host": host, "port": port})
+    # uvicorn's loggers get no handlers of their own (log_config=None): they propagate to the
+    # root logger, which renders through structlog like every PKG event (one stream)
+    configure_logging(level=settings.log_level, json=settings.log_json)
     uvicorn.run(
         create_app(settings),
         host=host,
         port=port,
-        log_level="warning",
+        log_config=None,
+        log_level=settings.log_level.lower(),
         access_log=False,
         lifespan="on",
     )
@@ -83,7 +88,9 @@ def migrate(
     from app.adapters.db.migrations import upgrade_to_head
     from app.settings import Settings
 
-    url = database_url or Settings().database_url
+    settings = Settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    url = database_url or settings.database_url
     asyncio.run(upgrade_to_head(url))
     typer.echo("database is at the newest migration")
 
@@ -149,6 +156,28 @@ def evaluate(
     if version:
         params["version"] = version
     _print(_call("POST", url, "/evaluate", token, json=read_facts(facts), params=params))
+
+
+@cli.command()
+def decisions(
+    decision_id: Annotated[str | None, typer.Argument(help="One decision, by its id")] = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    version: Annotated[str | None, typer.Option(help="Only this snapshot version")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO 8601 time, inclusive")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 20,
+) -> None:
+    """Print logged decisions (the server needs PKG_DECISION_LOG=database; admin token)."""
+    if decision_id is not None:
+        _print(_call("GET", url, f"/decisions/{decision_id}", token))
+        return
+    params: dict[str, Any] = {"limit": limit}
+    if version:
+        params["version"] = version
+    if since:
+        params["since"] = since
+    for record in _call("GET", url, "/decisions", token, params=params)["items"]:
+        typer.echo(json.dumps(record, sort_keys=True, default=str))
 
 
 @cli.command()

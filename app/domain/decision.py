@@ -12,12 +12,15 @@ ERROR_RULE_IDS: Final = frozenset({"error", "wasm-fallback"})
 
 
 def outcome_of(result: Mapping[str, Any]) -> Outcome:
-    """`error` for the error envelope (or wasm's fallback), `matched` when a rule fired or a
-    subtask was emitted, else `no_match`."""
+    """`error` for the error envelope (or wasm's fallback); `matched` when a rule fired, a
+    subtask was emitted, or a wasm policy's raw `result` is not empty or false; else
+    `no_match`."""
     rules = result.get("rules") or ()
     if rules and isinstance(rules[0], Mapping) and rules[0].get("rule_id") in ERROR_RULE_IDS:
         return "error"
-    return "matched" if rules or result.get("subtasks") else "no_match"
+    raw = result.get("result")
+    matched = rules or result.get("subtasks") or raw not in (None, False, {}, [], "")
+    return "matched" if matched else "no_match"
 
 
 @dataclass(frozen=True, slots=True)

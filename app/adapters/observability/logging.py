@@ -15,8 +15,9 @@ import structlog
 from structlog.types import Processor
 
 HANDLER_NAME: Final = "pkg"
-# uvicorn's own loggers carry no handler of ours (`log_config=None` in `pkgctl serve`): they
-# propagate to the root logger, whose one handler renders through structlog.
+# Loggers that come with handlers of their own when uvicorn configured them (plain `uvicorn`);
+# `pkgctl serve` passes `log_config=None`, so they simply propagate to the root handler. An
+# access log uvicorn switched off (handlers removed, propagation off) stays off.
 FOREIGN_LOGGERS: Final = ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic")
 
 
@@ -80,8 +81,9 @@ def _install_root_handler(numeric: int, json: bool) -> None:
     root.setLevel(numeric)
     for name in FOREIGN_LOGGERS:
         foreign = logging.getLogger(name)
-        foreign.handlers.clear()
-        foreign.propagate = True
+        if foreign.handlers:  # uvicorn's own config (plain `uvicorn app.main:app`): take over
+            foreign.handlers.clear()
+            foreign.propagate = True
 
 
 def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
