@@ -23,7 +23,7 @@ def test_a_masked_path_keeps_its_key_with_the_marker_and_everything_else_as_it_w
 
     assert out["context"]["guest_name"] == MASK
     assert out["context"]["room"] == "1204" and out["tags"] == FACTS["tags"]
-    assert FACTS == original  # the request's own facts are untouched
+    assert original == FACTS  # the request's own facts are untouched
 
 
 def test_a_dropped_path_is_removed_with_its_subtree() -> None:
