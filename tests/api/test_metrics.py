@@ -5,6 +5,7 @@ text, parsed the way Prometheus parses it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -168,3 +169,18 @@ async def test_a_redis_restart_counts_a_reconnect(
     reconnects = value(text, "pkg_redis_reconnect_count")
     assert reconnects > before  # one per lost session (a slow restart may cost two)
     assert value(text, "pkg_redis_reconnect_count_total") == reconnects
+
+
+async def test_events_during_a_request_carry_its_request_and_decision_ids(
+    app_factory: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = await app_factory(log_level="INFO")
+    await api.post("/snapshots", json=wasm_document("kitchen@8.0.0", entrypoint="abort"))
+    await api.post("/promotions", json={"version": "kitchen@8.0.0", "force": True})
+    capsys.readouterr()
+
+    decision = (await api.post("/evaluate", json={}, headers={"X-Request-ID": "trace-7"})).json()
+
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    failed = next(e for e in lines if e["event"] == "pkg_evaluation_failed")
+    assert (failed["request_id"], failed["decision_id"]) == ("trace-7", decision["decision_id"])
