@@ -90,6 +90,7 @@ class DecisionLog:
             lane=lane,
             outcome=outcome,
             rules_fired=0 if outcome == "error" else len(rules),
+            seconds=(result.get("duration_ms") or 0.0) / 1e3,
         )
         if tracing.enabled():
             _trace(result, engine=engine, lane=lane, outcome=outcome)

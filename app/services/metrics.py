@@ -21,7 +21,7 @@ class DecisionMetrics(Protocol):
     """Per decision, and the decision log's queue."""
 
     def observe_decision(
-        self, *, engine: str, lane: str, outcome: str, rules_fired: int
+        self, *, engine: str, lane: str, outcome: str, rules_fired: int, seconds: float
     ) -> None: ...
 
     def decision_log_dropped(self) -> None: ...
@@ -60,7 +60,9 @@ class NullMetrics:
     def set_degraded(self, degraded: bool) -> None:
         pass
 
-    def observe_decision(self, *, engine: str, lane: str, outcome: str, rules_fired: int) -> None:
+    def observe_decision(
+        self, *, engine: str, lane: str, outcome: str, rules_fired: int, seconds: float
+    ) -> None:
         pass
 
     def decision_log_dropped(self) -> None:

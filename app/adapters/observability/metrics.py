@@ -137,6 +137,13 @@ class PrometheusMetrics:
             ["engine", "lane", "outcome"],
             registry=r,
         )
+        self.decision_duration = Histogram(
+            "pkg_decision_duration_seconds",
+            "Decision time (the evaluation) by engine and lane",
+            ["engine", "lane"],
+            buckets=EVAL_BUCKETS,
+            registry=r,
+        )
         self.rules_fired = Counter(
             "pkg_rules_fired", "Rules fired, summed over decisions", ["engine", "lane"], registry=r
         )
@@ -207,8 +214,11 @@ class PrometheusMetrics:
         self.degraded.set(1 if degraded else 0)
 
     # ------------------------------------------------------------------ DecisionMetrics
-    def observe_decision(self, *, engine: str, lane: str, outcome: str, rules_fired: int) -> None:
+    def observe_decision(
+        self, *, engine: str, lane: str, outcome: str, rules_fired: int, seconds: float
+    ) -> None:
         self.decisions.labels(engine, lane, outcome).inc()
+        self.decision_duration.labels(engine, lane).observe(seconds)
         if rules_fired:
             self.rules_fired.labels(engine, lane).inc(rules_fired)
 

@@ -30,7 +30,9 @@ class CountingMetrics:
         self.written = 0
         self.decisions: list[tuple[str, str, str, int]] = []
 
-    def observe_decision(self, *, engine: str, lane: str, outcome: str, rules_fired: int) -> None:
+    def observe_decision(
+        self, *, engine: str, lane: str, outcome: str, rules_fired: int, seconds: float
+    ) -> None:
         self.decisions.append((engine, lane, outcome, rules_fired))
 
     def decision_log_dropped(self) -> None:
