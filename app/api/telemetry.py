@@ -1,6 +1,7 @@
 """Per request: a request id (the caller's `X-Request-ID`, or a new one) bound to every log
-event of the request and echoed in the response; HTTP metrics by route template and status;
-a server span when tracing is on. Pure ASGI, so it costs a few microseconds, not a task."""
+event of the request and echoed in the response, and HTTP metrics by route template and status.
+Pure ASGI, so it costs a few microseconds, not a task. (Server spans are FastAPI's own, on when
+tracing is configured.)"""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from typing import Any, Final
 import re2
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from app.services import tracing
 
 REQUEST_ID_HEADER: Final = b"x-request-id"
 _VALID_REQUEST_ID = re2.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -50,7 +49,6 @@ class RequestTelemetry:
             await send(message)
 
         method = scope["method"]
-        span = tracing.start_request(method, scope["headers"])
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         try:
@@ -59,6 +57,5 @@ class RequestTelemetry:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
             self.metrics.observe_request(method, route, status, elapsed)
-            tracing.end_request(span, method=method, route=route, status=status)
             structlog.contextvars.reset_contextvars(**tokens)
             structlog.contextvars.unbind_contextvars("decision_id")
