@@ -10,8 +10,9 @@ import time
 from typing import Any, Final
 
 import re2
-import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.services.request_context import begin_request, end_request
 
 REQUEST_ID_HEADER: Final = b"x-request-id"
 _VALID_REQUEST_ID = re2.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -49,7 +50,7 @@ class RequestTelemetry:
             await send(message)
 
         method = scope["method"]
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        tokens = begin_request(request_id)
         started = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
@@ -57,5 +58,4 @@ class RequestTelemetry:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
             self.metrics.observe_request(method, route, status, elapsed)
-            structlog.contextvars.reset_contextvars(**tokens)
-            structlog.contextvars.unbind_contextvars("decision_id")
+            end_request(tokens)

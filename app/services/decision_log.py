@@ -26,6 +26,9 @@ from app.domain.redaction import Redaction
 from app.services import tracing
 from app.services.metrics import DecisionMetrics, NullMetrics
 from app.services.ports import DecisionSink, DecisionStore
+from app.services.request_context import bind_decision_id
+
+__all__ = ["DecisionLog", "DecisionLogNotStoredError", "bind_decision_id"]
 
 log = structlog.get_logger("pkg.decision_log")
 
@@ -34,12 +37,6 @@ RETENTION_EVERY_S: Final = 3600.0
 MAX_QUERY_LIMIT: Final = 1000
 
 _Pending = tuple[Mapping[str, Any], Any, str | None, float]
-
-
-def bind_decision_id(decision_id: str) -> str:
-    """Put the decision's id on every log event of the request from now on."""
-    structlog.contextvars.bind_contextvars(decision_id=decision_id)
-    return decision_id
 
 
 class DecisionLogNotStoredError(NotFoundError):

@@ -14,6 +14,8 @@ from typing import Final
 import structlog
 from structlog.types import Processor
 
+from app.services.request_context import add_request_ids
+
 HANDLER_NAME: Final = "pkg"
 # Loggers that come with handlers of their own when uvicorn configured them (plain `uvicorn`);
 # `pkgctl serve` passes `log_config=None`, so they simply propagate to the root handler. An
@@ -44,6 +46,7 @@ def _renderer(json: bool) -> Processor:
 def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
+        add_request_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
     ]

@@ -8,7 +8,7 @@ Gauges say how they combine across workers (`multiprocess_mode`) for the multipr
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -77,6 +77,8 @@ class PrometheusMetrics:
         self._exposition = CollectorRegistry(auto_describe=False)
         self._exposition.register(SeedNames(registry))
         self._version: str | None = None
+        self._decision_children: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+        self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def _define_seed_metrics(self, r: CollectorRegistry) -> None:
         self.load_duration = Histogram(
@@ -217,10 +219,19 @@ class PrometheusMetrics:
     def observe_decision(
         self, *, engine: str, lane: str, outcome: str, rules_fired: int, seconds: float
     ) -> None:
-        self.decisions.labels(engine, lane, outcome).inc()
-        self.decision_duration.labels(engine, lane).observe(seconds)
+        key = (engine, lane, outcome)
+        children = self._decision_children.get(key)
+        if children is None:  # `labels()` takes a lock and builds a key: once per label set
+            children = self._decision_children[key] = (
+                self.decisions.labels(engine, lane, outcome),
+                self.decision_duration.labels(engine, lane),
+                self.rules_fired.labels(engine, lane),
+            )
+        decisions, duration, fired = children
+        decisions.inc()
+        duration.observe(seconds)
         if rules_fired:
-            self.rules_fired.labels(engine, lane).inc(rules_fired)
+            fired.inc(rules_fired)
 
     def decision_log_dropped(self) -> None:
         self.decision_log_dropped_total.inc()
@@ -236,9 +247,16 @@ class PrometheusMetrics:
 
     # ------------------------------------------------------------------ HTTP
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        code = str(status)
-        self.http_requests.labels(method, route, code).inc()
-        self.http_duration.labels(method, route, code).observe(seconds)
+        key = (method, route, status)
+        children = self._http_children.get(key)
+        if children is None:
+            code = str(status)
+            children = self._http_children[key] = (
+                self.http_requests.labels(method, route, code),
+                self.http_duration.labels(method, route, code),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self._exposition)
