@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared
 
-.PHONY: run test install install-dev services lint typecheck pytest bench bench-wasm bench-http bench-propagation clean
+.PHONY: run test install install-dev services lint typecheck pytest bench bench-wasm bench-http bench-propagation bench-decision-log clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench-http: install-dev
 
 bench-propagation: install-dev services
 	$(BIN)/python -m bench.propagation
+
+bench-decision-log: install-dev
+	$(BIN)/python -m bench.decision_log
+	$(BIN)/python -m bench.telemetry
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
