@@ -157,3 +157,16 @@ async def test_a_full_queue_drops_and_counts_while_evaluate_keeps_answering(
     assert value(done, "pkg_decision_log_dropped_total") == dropped
     stored = (await api.get("/decisions", params={"limit": 1000})).json()["items"]
     assert len(stored) == requests - dropped
+
+
+async def test_an_input_with_a_nul_character_is_still_logged(
+    app_factory: Callable[..., Any],
+) -> None:
+    api = await app_factory(decision_log="database")
+    await push_and_promote(api, example("hotel_ops.yaml"))
+
+    decision = (await api.post("/evaluate", json={"context": {"note": "a\u0000b"}})).json()
+    await logged(api, 1)
+
+    record = (await api.get(f"/decisions/{decision['decision_id']}")).json()
+    assert record["input"]["context"]["note"] in ("a\u0000b", "a\ufffdb")  # JSONB has no U+0000

@@ -57,8 +57,21 @@ COLUMNS = tuple(
 )
 
 
-def _values(record: DecisionRecord) -> dict[str, Any]:
-    return {column.key: getattr(record, column.key) for column in COLUMNS}
+def _values(record: DecisionRecord, *, postgres: bool) -> dict[str, Any]:
+    values = {column.key: getattr(record, column.key) for column in COLUMNS}
+    if postgres:  # JSONB cannot hold U+0000, and one such input must not sink a whole batch
+        values["input"] = _without_nul(values["input"])
+    return values
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def _record(row: Any) -> DecisionRecord:
@@ -74,8 +87,10 @@ class SqlDecisionStore:
     async def write(self, records: Sequence[DecisionRecord]) -> None:
         if not records:
             return
+        postgres = self.engine.dialect.name == "postgresql"
+        rows = [_values(r, postgres=postgres) for r in records]
         async with writing(self.engine) as conn:
-            await conn.execute(insert(DecisionLogRow), [_values(r) for r in records])
+            await conn.execute(insert(DecisionLogRow), rows)
 
     async def get(self, decision_id: str) -> DecisionRecord | None:
         query = select(*COLUMNS).where(DecisionLogRow.decision_id == decision_id)

@@ -29,7 +29,7 @@ async def test_downgrade_to_base_then_upgrade_again(db_url: str) -> None:
         await client.create_snapshot(make_document("rules@1.0.0"))
     finally:
         await client.close()
-    assert len(await _tables(db_url)) == 11
+    assert len(await _tables(db_url)) == 12
 
     await downgrade_to_base(db_url)
     assert await _tables(db_url) == set()
@@ -38,7 +38,7 @@ async def test_downgrade_to_base_then_upgrade_again(db_url: str) -> None:
 
     client = PKGClient(db_url)
     try:
-        assert len(await _tables(db_url)) == 11
+        assert len(await _tables(db_url)) == 12
         assert await client.list_snapshots() == []
         await client.create_snapshot(make_document("rules@1.0.0"))
     finally:
@@ -50,4 +50,4 @@ async def test_upgrade_creates_the_sqlite_folder(tmp_path: object) -> None:
 
     await upgrade_to_head(url)
 
-    assert len(await _tables(url)) == 11
+    assert len(await _tables(url)) == 12
