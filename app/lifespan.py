@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,6 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from app.adapters import opa_wasm
 from app.adapters.bus.memory import InProcessBus
@@ -29,11 +29,13 @@ from app.adapters.snapshot_cache import FileSnapshotCache
 from app.domain.document import parse_policy_document
 from app.domain.redaction import Redaction
 from app.services.decision_log import DecisionLog
-from app.services.feed import register_feed_adapter
 from app.services.governance import Governance, bootstrap
-from app.services.manager import PKGManager
+from app.services.manager import ManagerConfig, PKGManager
+from app.services.metrics import ManagerMetrics
 from app.services.policy_text import load_policy_text
+from app.services.ports import SnapshotSource
 from app.settings import Settings
+from app.wiring import install_defaults
 
 log = structlog.get_logger("pkg.lifespan")
 _global_manager: PKGManager | None = None
@@ -48,6 +50,7 @@ async def initialize_global_pkg_manager(
 ) -> PKGManager:
     """The seed's entry point for library use: a started manager, reachable from anywhere."""
     global _global_manager
+    install_defaults()
     settings = settings or Settings()
     if _global_manager is not None:
         return _global_manager
@@ -69,28 +72,21 @@ async def reset_global_pkg_manager() -> None:
         await manager.stop()
 
 
-def _wrap_redis_client(client: object) -> RedisChangeFeed | None:
-    """The seed passes a redis.asyncio client to PKGManager: listen on it as a change feed."""
-    if isinstance(client, Redis):
-        return RedisChangeFeed(client)
-    return None
+def manager_config(settings: Settings) -> ManagerConfig:
+    """The manager's fields of the settings (same names: env, intervals, timeout, identity)."""
+    names = {field.name for field in dataclasses.fields(ManagerConfig)}
+    return ManagerConfig(**settings.model_dump(include=names))
 
 
-register_feed_adapter(_wrap_redis_client)
-
-
-def build_manager(settings: Settings, client: Any, feed: Any, metrics: Any) -> PKGManager:
+def build_manager(
+    settings: Settings, client: SnapshotSource, feed: object, metrics: ManagerMetrics
+) -> PKGManager:
     return PKGManager(
         client,
         feed,
-        env=settings.env,
         cache=FileSnapshotCache(settings.snapshot_cache_dir),
         metrics=metrics,
-        reconcile_interval_s=settings.reconcile_interval_s,
-        heartbeat_interval_s=settings.heartbeat_interval_s,
-        db_timeout_s=settings.db_timeout_s,
-        instance_id=settings.instance_id,
-        region=settings.region,
+        config=manager_config(settings),
     )
 
 
@@ -148,7 +144,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     await _migrate(settings)
     client = PKGClient(settings.database_url, env=settings.env)
-    feed: Any = (
+    feed: RedisChangeFeed | InProcessBus = (
         RedisChangeFeed(
             settings.redis_url,
             channel=settings.redis_channel,

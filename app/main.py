@@ -12,6 +12,7 @@ from app.api.telemetry import RequestTelemetry
 from app.lifespan import lifespan
 from app.services.decision_log import DecisionLog
 from app.settings import Settings
+from app.wiring import install_defaults
 
 DESCRIPTION = """
 PKG decides which subtasks a task needs, in which order, and why: POST task facts to
@@ -24,6 +25,7 @@ evaluate and read. Errors are RFC 7807 `application/problem+json`.
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    install_defaults()  # the engines and feed adapters PKG ships, explicitly (app/wiring.py)
     app = FastAPI(
         title="PKG policy decision service",
         version="0.1.0",

@@ -1,9 +1,15 @@
 """Bearer tokens with two roles: `admin` (writes, and everything an evaluator may do) and
-`evaluator` (evaluate and reads). Tokens are compared in constant time and never logged."""
+`evaluator` (evaluate and reads). Tokens are compared in constant time and never logged.
+
+With no tokens configured every route that needs a role answers only loopback clients: a
+request from any other address gets 403, however the server was started (`pkgctl serve`
+refuses to bind off loopback then; `uvicorn app.main:app --host 0.0.0.0` starts, and refuses).
+"""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request
@@ -31,6 +37,19 @@ def role_of(token: str, settings: Settings) -> Role | None:
     return None
 
 
+def is_loopback_client(request: Request) -> bool:
+    """127.0.0.0/8 or ::1 (also ::ffff:127.x). A Unix-socket client (no address) is local."""
+    if request.client is None:
+        return True
+    try:
+        address = ipaddress.ip_address(request.client.host)
+    except ValueError:
+        return False  # a name, not an address: not provably loopback
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
 def require(role: Role) -> object:
     async def check(
         request: Request,
@@ -38,7 +57,13 @@ def require(role: Role) -> object:
     ) -> Role:
         settings: Settings = request.app.state.settings
         if not settings.auth_enabled:
-            return "admin"  # no tokens configured: the server only binds loopback
+            if not is_loopback_client(request):
+                raise HTTPException(
+                    403,
+                    "no tokens are configured, so only loopback clients are served; set "
+                    "PKG_ADMIN_TOKENS (and PKG_EVALUATOR_TOKENS) to serve other addresses",
+                )
+            return "admin"
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         granted = role_of(credentials.credentials, settings)

@@ -55,8 +55,10 @@ class ChecksumMismatchError(PKGError, ValueError):
         )
 
 
-class EngineLoadError(PKGError):
-    """An engine could not be built from a snapshot (bad artifact, missing builtin, ...)."""
+class EngineLoadError(PKGError, ValueError):
+    """An engine could not be built from a snapshot (bad artifact, missing builtin, ...).
+
+    A ValueError, as the seed raises for a snapshot its engine cannot load."""
 
 
 class NotFoundError(PKGError):

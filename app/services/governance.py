@@ -7,25 +7,42 @@ replicas told (a publish failure is logged and counted, and replicas reconcile a
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 
 import structlog
 
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
 from app.domain.document import Fixture, PolicyDocument
-from app.domain.errors import NotFoundError
+from app.domain.errors import NotFoundError, StoreUnavailableError
 from app.domain.fixtures import run_fixtures
 from app.domain.snapshot import PKGSnapshotData
 from app.services.evaluator import PKGEvaluator
 from app.services.manager import PKGManager
+from app.services.ports import DeploymentChanges, GovernanceStore, NewDeployment, Row
 
 log = structlog.get_logger("pkg.governance")
 
 
+@dataclass(frozen=True)
+class SnapshotView:
+    """A stored snapshot as the API shows it: the model, its fixtures, its list-row."""
+
+    snapshot: PKGSnapshotData
+    fixtures: list[Fixture]
+    summary: Row
+
+
+def fixtures_from_rows(rows: list[Row]) -> list[Fixture]:
+    return [Fixture(row["name"], row["input"], row["expect"]) for row in rows]
+
+
 class Governance:
-    def __init__(self, client: Any, manager: PKGManager) -> None:
-        self.client = client
+    """Every write the API makes, and every read it shows; routes talk to nothing else."""
+
+    def __init__(self, store: GovernanceStore, manager: PKGManager) -> None:
+        self.store = store
         self.manager = manager
 
     @property
@@ -36,15 +53,65 @@ class Governance:
     async def create_snapshot(self, document: PolicyDocument) -> PKGSnapshotData:
         # build it once before storing: a document whose engine can't load is refused (422)
         await asyncio.to_thread(PKGEvaluator, document.to_snapshot())
-        snapshot: PKGSnapshotData = await self.client.create_snapshot(document)
+        snapshot = await self.store.create_snapshot(document)
         log.info("snapshot_created", version=snapshot.version, env=snapshot.env)
         return snapshot
 
     async def snapshot(self, version: str) -> PKGSnapshotData:
-        snapshot: PKGSnapshotData | None = await self.client.get_snapshot_by_version(version)
+        snapshot = await self.store.get_snapshot_by_version(version)
         if snapshot is None:
             raise NotFoundError(f"snapshot {version} does not exist")
         return snapshot
+
+    async def snapshot_id(self, version: str | None) -> int | None:
+        """The id of a stored version (404 if unknown), or None for no version (a filter)."""
+        return (await self.snapshot(version)).id if version else None
+
+    async def view(self, snapshot: PKGSnapshotData) -> SnapshotView:
+        summary = await self.store.get_snapshot_summary(snapshot.version) or {}
+        return SnapshotView(snapshot, await self.fixtures(snapshot), summary)
+
+    async def created_view(
+        self, snapshot: PKGSnapshotData, fixtures: list[Fixture]
+    ) -> SnapshotView:
+        """The view of a snapshot just committed, from what is known without a read: a failed
+        read-back must not answer 5xx for a stored snapshot (the client's retry would get 409)."""
+        try:
+            summary = await self.store.get_snapshot_summary(snapshot.version) or {}
+        except StoreUnavailableError as exc:
+            log.warning("snapshot_summary_unavailable", version=snapshot.version, error=str(exc))
+            summary = {}
+        return SnapshotView(snapshot, fixtures, summary)
+
+    async def snapshot_view(self, version: str) -> SnapshotView:
+        return await self.view(await self.snapshot(version))
+
+    async def active_snapshot_view(self, env: str | None = None) -> SnapshotView:
+        env = env or self.env
+        snapshot = await self.store.get_active_snapshot(env)
+        if snapshot is None:
+            raise NotFoundError(f"no active snapshot in env {env}")
+        return await self.view(snapshot)
+
+    async def list_snapshots(
+        self, *, env: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Row]:
+        return await self.store.list_snapshots(env=env, limit=limit, offset=offset)
+
+    async def delete_snapshot(self, version: str) -> None:
+        await self.store.delete_snapshot(version)
+        log.info("snapshot_deleted", version=version)
+
+    async def fixtures(self, snapshot: PKGSnapshotData) -> list[Fixture]:
+        return fixtures_from_rows(await self.fixture_rows(snapshot))
+
+    async def fixture_rows(self, snapshot: PKGSnapshotData) -> list[Row]:
+        return await self.store.get_validation_fixtures(snapshot.id)
+
+    async def add_fixtures(self, version: str, fixtures: list[Fixture]) -> list[Row]:
+        snapshot = await self.snapshot(version)
+        await self.store.add_fixtures(snapshot.id, fixtures)
+        return await self.fixture_rows(snapshot)
 
     async def simulate(self, version: str, facts: dict[str, Any]) -> dict[str, Any]:
         evaluator = await self.manager.load_evaluator(version)
@@ -54,19 +121,27 @@ class Governance:
     async def validate(self, version: str) -> dict[str, Any]:
         """Run every fixture of `version` in a sandbox evaluator (never the active one)."""
         snapshot = await self.snapshot(version)
-        rows = await self.client.get_validation_fixtures(snapshot.id)
-        fixtures = [Fixture(r["name"], r["input"], r["expect"]) for r in rows]
+        fixtures = await self.fixtures(snapshot)
         started = datetime.now(UTC)
-        run_id = await self.client.create_validation_run(snapshot.id, started_at=started)
+        run_id = await self.store.create_validation_run(snapshot.id, started_at=started)
         sandbox = await asyncio.to_thread(PKGEvaluator, snapshot)
         report = await asyncio.to_thread(run_fixtures, sandbox.evaluate, fixtures)
         success = report["total"] > 0 and report["failed"] == 0
         if report["total"] == 0:
             report["reason"] = "the snapshot has no fixtures; add some or promote with force"
-        await self.client.finish_validation_run(run_id, success=success, report=report)
+        await self.store.finish_validation_run(run_id, success=success, report=report)
         log.info("validation_finished", version=version, run_id=run_id, success=success)
-        run: dict[str, Any] = await self.client.get_validation_run(run_id)
+        return await self.validation_run(run_id)
+
+    async def validation_run(self, run_id: int) -> Row:
+        run = await self.store.get_validation_run(run_id)
+        if run is None:
+            raise NotFoundError(f"validation run {run_id} does not exist")
         return run
+
+    async def validation_runs(self, *, version: str | None = None, limit: int = 100) -> list[Row]:
+        snapshot_id = await self.snapshot_id(version)
+        return await self.store.get_validation_runs(snapshot_id=snapshot_id, limit=limit)
 
     # ------------------------------------------------------------------ promotion
     async def promote(
@@ -79,7 +154,7 @@ class Governance:
         env: str | None = None,
     ) -> dict[str, Any]:
         env = env or self.env
-        promotion: dict[str, Any] = await self.client.promote(
+        promotion = await self.store.promote(
             version, env=env, actor=actor, reason=reason, force=force
         )
         await self._announce(ChangeMessage(ACTIVATE, version=version, env=env))
@@ -89,22 +164,70 @@ class Governance:
         self, *, actor: str, reason: str | None, to_version: str | None, env: str | None = None
     ) -> dict[str, Any]:
         env = env or self.env
-        promotion: dict[str, Any] = await self.client.rollback(
+        promotion = await self.store.rollback(
             env=env, actor=actor, reason=reason, to_version=to_version
         )
         await self._announce(ChangeMessage(ACTIVATE, version=promotion["to_version"], env=env))
         return promotion
 
-    # ------------------------------------------------------------------ canary lanes
-    async def create_deployment(self, **fields: Any) -> dict[str, Any]:
-        deployment: dict[str, Any] = await self.client.create_deployment(**fields)
+    async def promotions(
+        self, *, version: str | None = None, env: str | None = None, limit: int = 100
+    ) -> list[Row]:
+        snapshot_id = await self.snapshot_id(version)
+        return await self.store.get_promotions(snapshot_id=snapshot_id, env=env, limit=limit)
+
+    # ------------------------------------------------------------------ canary lanes, devices
+    async def deployments(
+        self, *, target: str | None = None, region: str | None = None, active_only: bool = True
+    ) -> list[Row]:
+        return await self.store.get_deployments(
+            target=target, region=region, active_only=active_only
+        )
+
+    async def coverage(self, *, target: str | None = None, region: str | None = None) -> list[Row]:
+        return await self.store.get_deployment_coverage(target=target, region=region)
+
+    async def create_deployment(self, **lane: Unpack[NewDeployment]) -> Row:
+        deployment = await self.store.create_deployment(**lane)
         await self._deployments_changed()
         return deployment
 
-    async def update_deployment(self, deployment_id: int, **fields: Any) -> dict[str, Any]:
-        deployment: dict[str, Any] = await self.client.update_deployment(deployment_id, **fields)
+    async def update_deployment(
+        self, deployment_id: int, **changes: Unpack[DeploymentChanges]
+    ) -> Row:
+        deployment = await self.store.update_deployment(deployment_id, **changes)
         await self._deployments_changed()
         return deployment
+
+    async def heartbeat(
+        self,
+        device_id: str,
+        *,
+        device_type: str,
+        snapshot_id: int | None,
+        version: str | None,
+        region: str,
+    ) -> None:
+        """A device reports what it runs; a version alone is resolved to its snapshot (404)."""
+        if snapshot_id is None and version:
+            snapshot_id = await self.snapshot_id(version)
+        await self.store.update_device_heartbeat(
+            device_id, device_type, snapshot_id, version, region
+        )
+
+    async def devices(
+        self,
+        *,
+        device_type: str | None = None,
+        region: str | None = None,
+        version: str | None = None,
+        limit: int = 1000,
+    ) -> list[Row]:
+        snapshot_id = await self.snapshot_id(version)
+        rows = await self.store.get_device_versions(
+            device_type=device_type, region=region, snapshot_id=snapshot_id
+        )
+        return rows[:limit]
 
     async def _deployments_changed(self) -> None:
         await self.manager.refresh_deployments()
@@ -122,7 +245,7 @@ async def bootstrap(governance: Governance, document: PolicyDocument) -> bool:
     """First start of an empty store (`make run`): import, validate and promote a document.
 
     Returns False, changing nothing, when the env already has snapshots."""
-    existing = await governance.client.list_snapshots(env=document.env, limit=1)
+    existing = await governance.list_snapshots(env=document.env, limit=1)
     if existing:
         return False
     await governance.create_snapshot(document)
