@@ -184,3 +184,20 @@ async def test_events_during_a_request_carry_its_request_and_decision_ids(
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
     failed = next(e for e in lines if e["event"] == "pkg_evaluation_failed")
     assert (failed["request_id"], failed["decision_id"]) == ("trace-7", decision["decision_id"])
+
+
+async def test_a_promotion_while_redis_is_down_counts_a_publish_failure(
+    app_factory: Callable[..., Any], redis_server: Any, channel: str
+) -> None:
+    api = await app_factory(redis_url=redis_server.start().url, redis_channel=channel)
+    await subscribed(api)
+    await asyncio.to_thread(redis_server.stop)
+    try:
+        await push_and_promote(api, example("hotel_ops.yaml"))  # the promotion still stands
+        text = await scrape(api)
+    finally:
+        await asyncio.to_thread(redis_server.start)
+
+    assert value(text, "pkg_publish_failures_total") == 1
+    version = example("hotel_ops.yaml")["version"]
+    assert value(text, "pkg_active_version", version=version) == 1
