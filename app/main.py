@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from app.adapters.observability.metrics import PrometheusMetrics
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
-from app.api.routes import decisions, evaluate, fleet, governance, health, snapshots
+from app.api.routes import decisions, evaluate, fleet, governance, health, schemas, snapshots
 from app.api.telemetry import RequestTelemetry
 from app.lifespan import lifespan
 from app.services.decision_log import DecisionLog
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.governance = None
     app.state.decision_log = DecisionLog(metrics=app.state.metrics)  # counts; logs once started
     install_error_handlers(app)
-    for module in (evaluate, snapshots, governance, fleet, health, decisions):
+    for module in (evaluate, snapshots, governance, fleet, health, schemas, decisions):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
     app.add_middleware(RequestTelemetry, metrics=app.state.metrics)  # outermost: sees every 413

@@ -18,8 +18,8 @@ log = structlog.get_logger("pkg.manager")
 
 
 def build_evaluator(snapshot: PKGSnapshotData) -> PKGEvaluator:
-    """Verify, then compile (sync: run it in a thread; a 1000-rule snapshot takes ms)."""
-    snapshot.verify_checksum()
+    """Verify, then compile (sync: run it in a thread; a 1000-rule snapshot takes ms).
+    `PKGEvaluator` verifies the checksum: once, for every engine."""
     evaluator = PKGEvaluator(snapshot)
     log.info("snapshot_validated", version=snapshot.version, checksum=snapshot.checksum)
     return evaluator

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from app.api.auth import AdminRole, ReaderRole
 from app.api.body import JSONResponse, read_document, read_facts
 from app.api.deps import GovernanceDep, SettingsDep
+from app.api.routes.schemas import policy_body_schema
 from app.api.schemas import (
     MAX_ID,
     FixtureModel,
@@ -30,7 +31,7 @@ DOCUMENT_BODY: dict[str, Any] = {
         "description": "A policy document (DESIGN.md §2), as JSON or YAML",
         "content": {
             "application/json": {
-                "schema": {"type": "object"},
+                "schema": policy_body_schema(),
                 "example": {
                     "version": "rules@1.4.0",
                     "env": "prod",
@@ -55,7 +56,9 @@ DOCUMENT_BODY: dict[str, Any] = {
                     ],
                 },
             },
-            "application/yaml": {"schema": {"type": "string"}},
+            "application/yaml": {
+                "schema": {"type": "string", "description": "the same document as YAML"}
+            },
         },
     }
 }
