@@ -8,6 +8,7 @@ one round trip tells an author everything that is wrong.
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from app.domain.document_model import (
     ConditionDoc,
     PolicyDocumentModel,
     RuleDoc,
+    WasmDoc,
     check_document,
     decode_artifact,
 )
@@ -28,6 +30,7 @@ from app.domain.snapshot import (
     Rule,
     content_checksum,
     decode_value,
+    encode_data,
     encode_value,
 )
 
@@ -52,6 +55,16 @@ class Fixture:
 
 
 @dataclass(frozen=True)
+class WasmExtras:
+    """What a wasm policy carries besides its module (from an OPA bundle or the `wasm:` section)."""
+
+    data: bytes | None = None  # canonical JSON (`encode_data`)
+    entrypoints: tuple[str, ...] = ()
+    revision: str | None = None
+    strict_builtin_errors: bool = False
+
+
+@dataclass(frozen=True)
 class PolicyDocument:
     version: str
     env: str
@@ -62,10 +75,17 @@ class PolicyDocument:
     wasm_artifact: bytes | None = None
     entrypoint: str | None = None
     notes: str | None = None
+    wasm: WasmExtras = field(default_factory=WasmExtras)
 
     @property
     def checksum(self) -> str:
-        return content_checksum(self.engine, self.wasm_artifact, self.rules, self.subtask_types)
+        return content_checksum(
+            self.engine,
+            self.wasm_artifact,
+            self.rules,
+            self.subtask_types,
+            wasm_data=self.wasm.data,
+        )
 
     def to_snapshot(self, *, snapshot_id: int = 0) -> PKGSnapshotData:
         return PKGSnapshotData(
@@ -79,6 +99,10 @@ class PolicyDocument:
             entrypoint=self.entrypoint,
             subtask_types=self.subtask_types,
             notes=self.notes,
+            wasm_data=self.wasm.data,
+            entrypoints=self.wasm.entrypoints,
+            revision=self.wasm.revision,
+            strict_builtin_errors=self.wasm.strict_builtin_errors,
         )
 
 
@@ -124,8 +148,20 @@ def _build(model: PolicyDocumentModel) -> PolicyDocument:
             for f in model.fixtures or []
         ],
         wasm_artifact=decode_artifact(wasm.artifact) if wasm and wasm.artifact else None,
-        entrypoint=wasm.entrypoint if wasm else None,
+        entrypoint=wasm.default_entrypoint() if wasm else None,
         notes=model.notes,
+        wasm=_wasm_extras(wasm),
+    )
+
+
+def _wasm_extras(wasm: WasmDoc | None) -> WasmExtras:
+    if wasm is None:
+        return WasmExtras()
+    return WasmExtras(
+        data=encode_data(wasm.data),
+        entrypoints=tuple(dict.fromkeys(wasm.entrypoints or ())),
+        revision=wasm.revision,
+        strict_builtin_errors=wasm.strict_builtin_errors,
     )
 
 
@@ -176,14 +212,30 @@ def document_from_snapshot(
         "rules": [_rule_to_document(rule) for rule in snapshot.rules],
     }
     if snapshot.engine == "wasm":
-        artifact = base64.b64encode(snapshot.wasm_artifact or b"").decode("ascii")
-        body["wasm"] = {"artifact": artifact, "entrypoint": snapshot.entrypoint}
+        body["wasm"] = wasm_section(snapshot)
     if snapshot.notes:
         body["notes"] = snapshot.notes
     body["fixtures"] = [
         {"name": f.name, "input": f.input, "expect": f.expect} for f in fixtures or []
     ]
     return body
+
+
+def wasm_section(snapshot: PKGSnapshotData) -> dict[str, Any]:
+    """A wasm snapshot's `wasm:` section: parsing it again gives the same checksum."""
+    section: dict[str, Any] = {
+        "artifact": base64.b64encode(snapshot.wasm_artifact or b"").decode("ascii"),
+        "entrypoint": snapshot.entrypoint,
+    }
+    if snapshot.entrypoints:
+        section["entrypoints"] = list(snapshot.entrypoints)
+    if snapshot.wasm_data:
+        section["data"] = json.loads(snapshot.wasm_data)
+    if snapshot.revision is not None:
+        section["revision"] = snapshot.revision
+    if snapshot.strict_builtin_errors:
+        section["strict_builtin_errors"] = True
+    return section
 
 
 def _rule_to_document(rule: Rule) -> dict[str, Any]:

@@ -115,13 +115,30 @@ class PKGSnapshotData:
     entrypoint: str | None = None
     subtask_types: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     notes: str | None = None
+    # wasm only: the policy's data document (canonical JSON bytes), every entrypoint it offers
+    # (`entrypoint` is the default), the OPA bundle's revision, strict builtin errors
+    wasm_data: bytes | None = None
+    entrypoints: tuple[str, ...] = ()
+    revision: str | None = None
+    strict_builtin_errors: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules", normalise_rules(self.rules))
 
     def content_checksum(self) -> str:
         """The checksum the content has now, to compare with the stored `checksum`."""
-        return content_checksum(self.engine, self.wasm_artifact, self.rules, self.subtask_types)
+        return content_checksum(
+            self.engine,
+            self.wasm_artifact,
+            self.rules,
+            self.subtask_types,
+            wasm_data=self.wasm_data,
+        )
+
+    @property
+    def data_size(self) -> int:
+        """Bytes of the wasm policy's data document (0 without data)."""
+        return len(self.wasm_data or b"")
 
     def verify_checksum(self) -> None:
         """Raise `ChecksumMismatchError` unless the stored checksum matches the content."""
@@ -182,12 +199,18 @@ def content_checksum(
     wasm_artifact: bytes | None,
     rules: Iterable[Mapping[str, Any]],
     subtask_types: Mapping[str, Mapping[str, Any]],
+    *,
+    wasm_data: bytes | None = None,
 ) -> str:
-    """THE checksum (DESIGN.md §2): sha256 hex of the wasm bytes for a wasm policy, else of the
+    """THE checksum (DESIGN.md §2): for a wasm policy, sha256 hex of the module's bytes followed
+    by its data document's canonical JSON (no data: the module's sha256 alone), else of the
     canonical JSON of the native rules and subtask types. Documents, stores and the evaluator
     all call this one function."""
     if engine == "wasm":
-        return hashlib.sha256(wasm_artifact or b"").hexdigest()
+        digest = hashlib.sha256(wasm_artifact or b"")
+        if wasm_data:
+            digest.update(wasm_data)
+        return digest.hexdigest()
     return native_checksum(rules, subtask_types)
 
 
@@ -203,6 +226,11 @@ def native_checksum(
         },
     }
     return hashlib.sha256(canonical_json(payload)).hexdigest()
+
+
+def encode_data(data: Any) -> bytes | None:
+    """A wasm policy's data document → the bytes stored and checksummed (None when empty)."""
+    return canonical_json(data) if data else None
 
 
 def snapshot_to_dict(snapshot: PKGSnapshotData) -> dict[str, Any]:
@@ -222,6 +250,12 @@ def snapshot_to_dict(snapshot: PKGSnapshotData) -> dict[str, Any]:
         "entrypoint": snapshot.entrypoint,
         "subtask_types": {name: dict(spec) for name, spec in snapshot.subtask_types.items()},
         "notes": snapshot.notes,
+        "wasm_data": (
+            base64.b64encode(snapshot.wasm_data).decode("ascii") if snapshot.wasm_data else None
+        ),
+        "entrypoints": list(snapshot.entrypoints),
+        "revision": snapshot.revision,
+        "strict_builtin_errors": snapshot.strict_builtin_errors,
     }
 
 
@@ -239,4 +273,8 @@ def snapshot_from_dict(data: Mapping[str, Any]) -> PKGSnapshotData:
         entrypoint=data.get("entrypoint"),
         subtask_types=dict(data.get("subtask_types") or {}),
         notes=data.get("notes"),
+        wasm_data=base64.b64decode(data["wasm_data"]) if data.get("wasm_data") else None,
+        entrypoints=tuple(data.get("entrypoints") or ()),
+        revision=data.get("revision"),
+        strict_builtin_errors=bool(data.get("strict_builtin_errors", False)),
     )

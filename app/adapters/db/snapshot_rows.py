@@ -35,6 +35,9 @@ async def insert_snapshot(conn: AsyncConnection, document: PolicyDocument) -> in
             checksum=document.checksum,
             entrypoint=document.entrypoint,
             notes=document.notes,
+            entrypoints=list(document.wasm.entrypoints) or None,
+            bundle_revision=document.wasm.revision,
+            strict_builtin_errors=document.wasm.strict_builtin_errors,
             is_active=False,
             created_at=utcnow(),
         )
@@ -48,6 +51,7 @@ async def insert_snapshot(conn: AsyncConnection, document: PolicyDocument) -> in
                 artifact_type="wasm_pack",
                 artifact_bytes=document.wasm_artifact,
                 sha256=hashlib.sha256(document.wasm_artifact).hexdigest(),
+                data_json=document.wasm.data,
                 created_at=utcnow(),
             )
         )

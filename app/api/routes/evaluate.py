@@ -30,6 +30,10 @@ RegionQuery = Annotated[str | None, Query(description="Canary lane region")]
 SubjectQuery = Annotated[
     str | None, Query(max_length=512, description="Stable caller key for canary bucketing")
 ]
+EntrypointQuery = Annotated[
+    str | None,
+    Query(max_length=512, description="A wasm policy's entrypoint other than its default"),
+]
 ExplainQuery = Annotated[
     bool, Query(description="Add, per rule, which conditions held (slower; for debugging)")
 ]
@@ -61,10 +65,11 @@ def _decide(
     max_depth: int,
     decision_log: DecisionLog,
     role: str,
+    entrypoint: str | None = None,
 ) -> dict[str, Any]:
     decision_id = bind_decision_id(uuid.uuid4().hex)  # on every log event from here on
     started = time.perf_counter()
-    result = evaluator.evaluate(facts, max_facts_depth=max_depth)
+    result = evaluator.evaluate(facts, max_facts_depth=max_depth, entrypoint=entrypoint)
     elapsed = time.perf_counter() - started
     metrics.observe_evaluation(evaluator.engine_type, elapsed)
     result["decision_id"] = decision_id
@@ -97,6 +102,7 @@ async def evaluate(
     region: RegionQuery = None,
     subject: SubjectQuery = None,
     explain: ExplainQuery = False,
+    entrypoint: EntrypointQuery = None,
 ) -> Response:
     facts = await read_facts(request)
     evaluator, route = await _pick(
@@ -111,6 +117,7 @@ async def evaluate(
         max_depth=settings.max_facts_depth,
         decision_log=decision_log,
         role=role,
+        entrypoint=entrypoint,
     )
     return JSONResponse(decision)
 

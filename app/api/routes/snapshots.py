@@ -20,6 +20,7 @@ from app.api.schemas import (
     SnapshotResponse,
     SnapshotSummary,
 )
+from app.domain.bundle import BundleRequest
 from app.domain.document import Fixture, document_from_snapshot, parse_policy_document
 from app.services.governance import SnapshotView
 
@@ -59,9 +60,23 @@ DOCUMENT_BODY: dict[str, Any] = {
             "application/yaml": {
                 "schema": {"type": "string", "description": "the same document as YAML"}
             },
+            "application/gzip": {
+                "schema": {"type": "string", "format": "binary"},
+                "description": "An OPA bundle (`opa build -t wasm`) or a PKG export bundle",
+            },
         },
     }
 }
+BundleVersion = Annotated[
+    str | None, Query(max_length=200, description="gzip bundle: the version (default: revision)")
+]
+BundleEnv = Annotated[str | None, Query(max_length=16, description="gzip bundle: the env")]
+BundleEntrypoint = Annotated[
+    str | None, Query(max_length=512, description="gzip bundle: default entrypoint")
+]
+BundleStrict = Annotated[
+    bool, Query(description="gzip bundle: a builtin error fails the evaluation")
+]
 
 
 # what RFC 3986 lets a path segment carry as is (pchar); everything else is percent-encoded
@@ -83,6 +98,10 @@ def _snapshot_body(view: SnapshotView) -> dict[str, Any]:
         "engine": snapshot.engine,
         "checksum": snapshot.checksum,
         "entrypoint": snapshot.entrypoint,
+        "entrypoints": list(snapshot.entrypoints),
+        "revision": snapshot.revision,
+        "data_size": snapshot.data_size,
+        "strict_builtin_errors": snapshot.strict_builtin_errors,
         "notes": snapshot.notes,
         "is_active": info.get("is_active", False),
         "created_at": info.get("created_at"),
@@ -96,13 +115,20 @@ def _snapshot_body(view: SnapshotView) -> dict[str, Any]:
     "",
     status_code=201,
     response_model=SnapshotResponse,
-    summary="Create a snapshot from a policy document (JSON or YAML)",
+    summary="Create a snapshot from a policy document (JSON or YAML) or a gzipped bundle",
     openapi_extra=DOCUMENT_BODY,
 )
 async def create_snapshot(
-    request: Request, governance: GovernanceDep, _role: AdminRole
+    request: Request,
+    governance: GovernanceDep,
+    _role: AdminRole,
+    version: BundleVersion = None,
+    env: BundleEnv = None,
+    entrypoint: BundleEntrypoint = None,
+    strict_builtin_errors: BundleStrict = False,
 ) -> Response:
-    document = parse_policy_document(await read_document(request))
+    bundle = BundleRequest(version, env, entrypoint, strict_builtin_errors)
+    document = parse_policy_document(await read_document(request, bundle))
     # every header is built before the commit: nothing after it may fail unheard
     headers = {"Location": snapshot_location(document.version)}
     snapshot = await governance.create_snapshot(document)
