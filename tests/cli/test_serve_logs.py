@@ -62,3 +62,22 @@ def test_serve_logs_json_lines_and_pkgctl_decisions_reads_back(tmp_path: Path) -
     assert all("\x1b[" not in line for line in lines)  # no colour codes in a file
     text = log_path.read_text()
     assert TOKEN not in text and SECRET not in text
+
+
+def test_readable_logs_redirected_to_a_file_carry_no_colour_codes(tmp_path: Path) -> None:
+    log_path = tmp_path / "server.log"
+    server = ServerProcess(
+        {
+            "PKG_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'pkg.db'}",
+            "PKG_SNAPSHOT_CACHE_DIR": str(tmp_path / "cache"),
+            "PKG_SEED_FILE": str(ROOT / "examples" / "hotel_ops.yaml"),
+            "PKG_LOG_LEVEL": "INFO",
+            "PKG_LOG_JSON": "false",
+        },
+        log_path=log_path,
+    ).start()
+    server.stop()
+
+    text = log_path.read_text()
+    assert "pkg_listening" in text and "Running upgrade" in text  # PKG's and Alembic's lines
+    assert "\x1b[" not in text
