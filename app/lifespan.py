@@ -186,6 +186,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await manager.stop()
         await client.close()
         flush_traces()
+        app.state.metrics.close()  # several workers: this one's live gauges go
 
 
 def _workers(settings: Settings) -> int:

@@ -7,7 +7,8 @@ Gauges say how they combine across workers (`multiprocess_mode`) for the multipr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterator
 from typing import Any, Final
 
 from prometheus_client import (
@@ -18,6 +19,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.metrics_core import Metric
@@ -30,6 +32,7 @@ HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 # The seed names these two counters without `_total`; prometheus_client always exports a counter
 # as `<name>_total`. Both names are on the wire: the counter, and the seed's name as an alias.
 SEED_COUNTERS: Final = ("pkg_hotswap_count", "pkg_redis_reconnect_count")
+MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class SeedNames(Collector):
@@ -259,8 +262,26 @@ class PrometheusMetrics:
         children[1].observe(seconds)
 
     def render(self) -> bytes:
-        return generate_latest(self._exposition)
+        return generate_latest(self._exposition_registry())
 
-    def series_names(self) -> Iterable[str]:
-        """Every sample name on the wire (the dashboard test checks its queries against it)."""
-        return {s.name for family in self._exposition.collect() for s in family.samples}
+    def _exposition_registry(self) -> CollectorRegistry:
+        """One process: this registry. Several workers (`PROMETHEUS_MULTIPROC_DIR` set): every
+        worker's values from the shared files, plus the default collectors of the process that
+        answers the scrape (prometheus-client cannot sum `process_*` across processes)."""
+        if multiprocess_dir() is None:
+            return self._exposition
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]  # untyped upstream
+        exposition = CollectorRegistry(auto_describe=False)
+        exposition.register(SeedNames(combined))
+        add_default_collectors(exposition)
+        return exposition
+
+    def close(self) -> None:
+        """This process stops: its live gauges leave the shared files (multiprocess mode)."""
+        if multiprocess_dir() is not None:
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]  # untyped upstream
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
