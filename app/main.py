@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from app.adapters.observability.metrics import PrometheusMetrics
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
+from app.api.openapi import install_openapi
 from app.api.routes import decisions, evaluate, fleet, governance, health, schemas, snapshots
 from app.api.telemetry import RequestTelemetry
 from app.lifespan import lifespan
@@ -31,6 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # install_openapi serves /docs and /redoc from local assets
+        redoc_url=None,
     )
     app.state.settings = settings or Settings()
     app.state.metrics = PrometheusMetrics()
@@ -40,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (evaluate, snapshots, governance, fleet, health, schemas, decisions):
         app.include_router(module.router)
+    install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
     app.add_middleware(RequestTelemetry, metrics=app.state.metrics)  # outermost: sees every 413
     return app
