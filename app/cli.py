@@ -54,11 +54,12 @@ def is_loopback(host: str) -> bool:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (PKG_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (PKG_PORT)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (PKG_WORKERS)")
+    ] = None,
 ) -> None:
     """Serve the API. Without tokens configured it only binds a loopback address."""
-    import uvicorn
-
-    from app.main import create_app
+    from app.serving import serve as run_server
     from app.settings import Settings
 
     settings = Settings()
@@ -69,19 +70,7 @@ def serve(
             f"refusing to bind {host}: no tokens are configured. Set PKG_ADMIN_TOKENS (and "
             "PKG_EVALUATOR_TOKENS), or bind 127.0.0.1."
         )
-    settings = settings.model_copy(update={"host": host, "port": port})
-    # uvicorn's loggers get no handlers of their own (log_config=None): they propagate to the
-    # root logger, which renders through structlog like every PKG event (one stream)
-    configure_logging(level=settings.log_level, json=settings.log_json)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_config=None,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        lifespan="on",
-    )
+    run_server(settings, host=host, port=port, workers=workers or settings.workers)
 
 
 @cli.command()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from app.adapters.observability.metrics import PrometheusMetrics
 from app.api.errors import install_error_handlers
+from app.api.lean import LeanEvaluate
 from app.api.limits import BodySizeLimit
 from app.api.openapi import install_openapi
 from app.api.routes import decisions, evaluate, fleet, governance, health, schemas, snapshots
@@ -25,9 +27,25 @@ evaluate and read. Errors are RFC 7807 `application/problem+json`.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class PKGApp(FastAPI):
+    """FastAPI, with `POST /evaluate` and `/evaluate/batch` answered by the lean handler
+    (app/api/lean.py) ahead of the middleware stack, unless `PKG_LEAN_EVALUATE=false`."""
+
+    lean_evaluate: LeanEvaluate | None = None
+    lean_telemetry: RequestTelemetry | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lean = self.lean_evaluate
+        if lean is not None and lean.handles(scope):
+            scope["app"] = self
+            await (self.lean_telemetry or lean)(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> PKGApp:
     install_defaults()  # the engines and feed adapters PKG ships, explicitly (app/wiring.py)
-    app = FastAPI(
+    app = PKGApp(
         title="PKG policy decision service",
         version="0.1.0",
         description=DESCRIPTION,
@@ -46,6 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
     app.add_middleware(RequestTelemetry, metrics=app.state.metrics)  # outermost: sees every 413
+    if app.state.settings.lean_evaluate:
+        app.lean_evaluate = LeanEvaluate(app)
+        # the lean paths skip the stack: the same request id, log context and HTTP metrics
+        app.lean_telemetry = RequestTelemetry(
+            app.lean_evaluate, metrics=app.state.metrics, route_is_path=True
+        )
     return app
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from app.settings import Settings
 
@@ -39,15 +40,49 @@ def role_of(token: str, settings: Settings) -> Role | None:
 
 def is_loopback_client(request: Request) -> bool:
     """127.0.0.0/8 or ::1 (also ::ffff:127.x). A Unix-socket client (no address) is local."""
-    if request.client is None:
+    return is_loopback_host(request.client.host if request.client is not None else None)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """`is_loopback_client` for an ASGI scope's client host (None: a Unix socket, local)."""
+    if host is None:
         return True
     try:
-        address = ipaddress.ip_address(request.client.host)
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False  # a name, not an address: not provably loopback
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address.is_loopback
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, as `HTTPBearer` reads it."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and token) or scheme.lower() != "bearer":
+        return None
+    return token
+
+
+def authorize(settings: Settings, token: str | None, role: Role, *, loopback: bool) -> Role:
+    """The role `token` grants, or the 401/403 that refuses it (every route and the lean
+    /evaluate handler decide here). `loopback`: the client is on this host."""
+    if not settings.auth_enabled:
+        if not loopback:
+            raise HTTPException(
+                403,
+                "no tokens are configured, so only loopback clients are served; set "
+                "PKG_ADMIN_TOKENS (and PKG_EVALUATOR_TOKENS) to serve other addresses",
+            )
+        return "admin"
+    if token is None:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    granted = role_of(token, settings)
+    if granted is None:
+        raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    if role == "admin" and granted != "admin":
+        raise HTTPException(403, "this route needs the admin role")
+    return granted
 
 
 def require(role: Role) -> object:
@@ -56,22 +91,8 @@ def require(role: Role) -> object:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Role:
         settings: Settings = request.app.state.settings
-        if not settings.auth_enabled:
-            if not is_loopback_client(request):
-                raise HTTPException(
-                    403,
-                    "no tokens are configured, so only loopback clients are served; set "
-                    "PKG_ADMIN_TOKENS (and PKG_EVALUATOR_TOKENS) to serve other addresses",
-                )
-            return "admin"
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-        granted = role_of(credentials.credentials, settings)
-        if granted is None:
-            raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
-        if role == "admin" and granted != "admin":
-            raise HTTPException(403, "this route needs the admin role")
-        return granted
+        token = credentials.credentials if credentials else None
+        return authorize(settings, token, role, loopback=is_loopback_client(request))
 
     return Depends(check)
 

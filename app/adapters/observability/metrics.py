@@ -82,6 +82,7 @@ class PrometheusMetrics:
         self._version: str | None = None
         self._decision_children: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
         self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._evaluation_by_engine: dict[str, Any] = {}
 
     def _define_seed_metrics(self, r: CollectorRegistry) -> None:
         self.load_duration = Histogram(
@@ -188,7 +189,10 @@ class PrometheusMetrics:
         self.load_duration.observe(seconds)
 
     def observe_evaluation(self, engine: str, seconds: float) -> None:
-        self.evaluation_duration.labels(engine=engine).observe(seconds)
+        child = self._evaluation_by_engine.get(engine)
+        if child is None:  # `labels()` takes a lock and builds a key: once per engine
+            child = self._evaluation_by_engine[engine] = self.evaluation_duration.labels(engine)
+        child.observe(seconds)
 
     def hotswap(self, source: str = "unknown") -> None:
         self.hotswaps.inc()
