@@ -86,7 +86,9 @@ def migrate(
     from app.adapters.db.migrations import upgrade_to_head
     from app.settings import Settings
 
-    url = database_url or Settings().database_url
+    settings = Settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    url = database_url or settings.database_url
     asyncio.run(upgrade_to_head(url))
     typer.echo("database is at the newest migration")
 
@@ -241,6 +243,24 @@ def _read_jsonl(facts_file: Path) -> list[tuple[int, dict[str, Any]]]:
 def _echo_lines(lines: list[str]) -> None:
     for line in lines:
         typer.echo(line)
+
+
+def decisions(
+    decision_id: Annotated[str | None, typer.Argument(help="One decision, by its id")] = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    version: Annotated[str | None, typer.Option(help="Only this snapshot version")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO 8601 time, inclusive")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 20,
+) -> None:
+    """Print logged decisions (the server needs PKG_DECISION_LOG=database; admin token)."""
+    with _client(url, token) as pkg:
+        if decision_id is not None:
+            _print(_server(lambda: pkg.decision(decision_id)))
+            return
+        records = _server(lambda: pkg.decisions(version=version, since=since, limit=limit))
+    for record in records:
+        typer.echo(json.dumps(record, sort_keys=True, default=str))
 
 
 @cli.command()

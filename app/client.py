@@ -133,6 +133,14 @@ class _Calls:
     def metadata() -> _Call:
         return _Call("GET", "/metadata")
 
+    @staticmethod
+    def decision(decision_id: str) -> _Call:
+        return _Call("GET", f"/decisions/{quote(decision_id, safe='')}")
+
+    @staticmethod
+    def decisions(**params: Any) -> _Call:
+        return _Call("GET", "/decisions", params=_routing(**params))
+
 
 def _decode(response: httpx.Response, expect: int) -> Any:
     if response.status_code != expect:
@@ -281,6 +289,21 @@ class PKGHttpClient:
     def metadata(self) -> dict[str, Any]:
         metadata: dict[str, Any] = self._send(_Calls.metadata())
         return metadata
+
+    def decision(self, decision_id: str) -> dict[str, Any]:
+        """One logged decision (admin; the server needs `PKG_DECISION_LOG=database`)."""
+        record: dict[str, Any] = self._send(_Calls.decision(decision_id))
+        return record
+
+    def decisions(
+        self, *, version: str | None = None, since: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Logged decisions, newest first."""
+        body: dict[str, Any] = self._send(
+            _Calls.decisions(version=version, since=since, limit=limit)
+        )
+        items: list[dict[str, Any]] = body["items"]
+        return items
 
     def status(self) -> dict[str, Any]:
         """`{"health", "metadata"}`: metadata needs a token with the evaluator role or more."""
@@ -433,6 +456,19 @@ class AsyncPKGHttpClient:
     async def metadata(self) -> dict[str, Any]:
         metadata: dict[str, Any] = await self._send(_Calls.metadata())
         return metadata
+
+    async def decision(self, decision_id: str) -> dict[str, Any]:
+        record: dict[str, Any] = await self._send(_Calls.decision(decision_id))
+        return record
+
+    async def decisions(
+        self, *, version: str | None = None, since: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        body: dict[str, Any] = await self._send(
+            _Calls.decisions(version=version, since=since, limit=limit)
+        )
+        items: list[dict[str, Any]] = body["items"]
+        return items
 
     async def status(self) -> dict[str, Any]:
         return {"health": await self.health(), "metadata": await self.metadata()}

@@ -9,6 +9,7 @@ import dataclasses
 import gc
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,18 @@ from app.adapters import opa_wasm
 from app.adapters.bus.memory import InProcessBus
 from app.adapters.bus.redis_feed import RedisChangeFeed
 from app.adapters.db.client import PKGClient
+from app.adapters.db.decisions import SqlDecisionStore
 from app.adapters.db.migrations import upgrade_to_head
 from app.adapters.db.shadow import SqlShadowRepository
+from app.adapters.observability.decision_stdout import StdoutDecisionSink
 from app.adapters.observability.logging import configure_logging
 from app.adapters.observability.metrics import PrometheusMetrics
+from app.adapters.observability.tracing import configure_tracing
 from app.adapters.opa_wasm import WasmLimits, configure
 from app.adapters.snapshot_cache import FileSnapshotCache
 from app.domain.document import parse_policy_document
+from app.domain.redaction import Redaction
+from app.services.decision_log import DecisionLog
 from app.services.governance import Governance, bootstrap
 from app.services.guard import GuardedPromotions, GuardWatch
 from app.services.manager import ManagerConfig, PKGManager
@@ -129,6 +135,27 @@ def build_shadow(
     return shadow, watch, GuardedPromotions(governance, store, shadow.totals_for)
 
 
+def build_decision_log(settings: Settings, client: PKGClient, metrics: Any) -> DecisionLog:
+    sink: StdoutDecisionSink | SqlDecisionStore | None = None
+    if settings.decision_log == "stdout":
+        sink = StdoutDecisionSink()
+    elif settings.decision_log == "database":
+        sink = SqlDecisionStore(client.engine)
+    return DecisionLog(
+        sink,
+        env=settings.env,
+        instance=settings.instance_id,
+        metrics=metrics,
+        redaction=Redaction.from_paths(
+            mask=settings.decision_log_mask, drop=settings.decision_log_drop
+        ),
+        sample_rate=settings.decision_log_sample_rate,
+        queue_size=settings.decision_log_queue_size,
+        batch_size=settings.decision_log_batch_size,
+        retention=timedelta(hours=settings.decision_log_retention_hours),
+    )
+
+
 async def _migrate(settings: Settings) -> None:
     if not settings.auto_migrate:
         return
@@ -154,6 +181,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     global _global_manager
     settings: Settings = app.state.settings
     configure_logging(level=settings.log_level, json=settings.log_json)
+    flush_traces = configure_tracing(instance=settings.instance_id)
     configure(
         WasmLimits(
             eval_timeout_ms=settings.wasm_eval_timeout_ms,
@@ -183,23 +211,31 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     await shadow.start()
     await watch.start()
+    decision_log = build_decision_log(settings, client, app.state.metrics)
+    await decision_log.start()
     app.state.manager, app.state.governance = manager, governance
     app.state.shadow, app.state.guarded_promotions = shadow, guarded
+    app.state.decision_log = decision_log
     app.state.wasm_runtime = opa_wasm.WASM_RUNTIME_AVAILABLE
     _global_manager = manager
     if getattr(app.state, "freeze_gc_after_start", False):  # app/serving.py says why
         gc.collect()
         gc.freeze()
     log.info(
-        "pkg_started",
+        "pkg_listening",
+        host=settings.host,
+        port=settings.port,
         env=settings.env,
         version=manager.active_version,
+        workers=settings.workers,
         redis=bool(settings.redis_url),
         instance=settings.instance_id,
+        decision_log=settings.decision_log,
     )
     try:
         yield
     finally:
+        log.info("pkg_stopping", env=settings.env, version=manager.active_version)
         app.state.manager = app.state.governance = None
         app.state.shadow = app.state.guarded_promotions = None
         if _global_manager is manager:
@@ -207,6 +243,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await watch.stop()
         await shadow.stop()
         await shadow_store.close()
+        await decision_log.stop()  # flushes what is queued, while the database is still open
         await manager.stop()
         await client.close()
-        getattr(app.state.metrics, "close", lambda: None)()
+        flush_traces()
+        app.state.metrics.close()  # several workers: this one's live gauges go

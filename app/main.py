@@ -10,8 +10,19 @@ from app.api.errors import install_error_handlers
 from app.api.lean import LeanEvaluate
 from app.api.limits import BodySizeLimit
 from app.api.openapi import install_openapi
-from app.api.routes import evaluate, fleet, governance, health, schemas, shadow, snapshots
+from app.api.routes import (
+    decisions,
+    evaluate,
+    fleet,
+    governance,
+    health,
+    schemas,
+    shadow,
+    snapshots,
+)
+from app.api.telemetry import RequestTelemetry
 from app.lifespan import lifespan
+from app.services.decision_log import DecisionLog
 from app.settings import Settings
 from app.wiring import install_defaults
 
@@ -30,12 +41,13 @@ class PKGApp(FastAPI):
     (app/api/lean.py) ahead of the middleware stack, unless `PKG_LEAN_EVALUATE=false`."""
 
     lean_evaluate: LeanEvaluate | None = None
+    lean_telemetry: RequestTelemetry | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         lean = self.lean_evaluate
         if lean is not None and lean.handles(scope):
             scope["app"] = self
-            await lean(scope, receive, send)
+            await (self.lean_telemetry or lean)(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -55,13 +67,19 @@ def create_app(settings: Settings | None = None) -> PKGApp:
     app.state.manager = None
     app.state.governance = None
     app.state.shadow = None
+    app.state.decision_log = DecisionLog(metrics=app.state.metrics)  # counts; logs once started
     install_error_handlers(app)
-    for module in (evaluate, snapshots, governance, fleet, health, schemas, shadow):
+    for module in (evaluate, snapshots, governance, fleet, health, schemas, shadow, decisions):
         app.include_router(module.router)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
+    app.add_middleware(RequestTelemetry, metrics=app.state.metrics)  # outermost: sees every 413
     if app.state.settings.lean_evaluate:
         app.lean_evaluate = LeanEvaluate(app)
+        # the lean paths skip the stack: the same request id, log context and HTTP metrics
+        app.lean_telemetry = RequestTelemetry(
+            app.lean_evaluate, metrics=app.state.metrics, route_is_path=True
+        )
     return app
 
 

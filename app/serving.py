@@ -23,13 +23,16 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Final
 
+from app.adapters.observability.logging import configure_logging
 from app.adapters.observability.metrics import MULTIPROC_ENV
 from app.settings import Settings
 
 UVICORN_OPTIONS: Final[dict[str, Any]] = {
     "loop": "uvloop",
     "http": "httptools",
-    "log_level": "warning",
+    # uvicorn's loggers get no handlers of their own: they propagate to the root logger, which
+    # renders through structlog like every PKG event (one stream, app/adapters/observability)
+    "log_config": None,
     "access_log": False,
     "lifespan": "on",
     "backlog": 4096,
@@ -40,10 +43,14 @@ STARTUP_LOCK: Final = ".startup.lock"
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    options = {**UVICORN_OPTIONS, "log_level": settings.log_level.lower()}
     if workers == 1:
-        uvicorn.run(create_served_app(settings), host=host, port=port, **UVICORN_OPTIONS)
+        settings = settings.model_copy(update={"host": host, "port": port})
+        uvicorn.run(create_served_app(settings), host=host, port=port, **options)
         return
     os.environ["PKG_WORKERS"] = str(workers)  # each worker's Settings() reads it
+    os.environ["PKG_HOST"], os.environ["PKG_PORT"] = host, str(port)  # for pkg_listening
     with metrics_directory():
         uvicorn.run(
             "app.serving:create_served_app",
@@ -51,7 +58,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
             host=host,
             port=port,
             workers=workers,
-            **UVICORN_OPTIONS,
+            **options,
         )
 
 

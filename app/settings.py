@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.domain.facts import DEFAULT_MAX_DEPTH
+from app.domain.redaction import parse_path
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/pkg.db"
 
 TokenList = Annotated[list[SecretStr], NoDecode]
+PathList = Annotated[list[str], NoDecode]
 
 
 def _default_instance_id() -> str:
@@ -67,18 +69,34 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # decision logs (README "Decision logs"): off unless asked for; the hot path never waits
+    decision_log: Literal["off", "stdout", "database"] = "off"
+    decision_log_sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    decision_log_mask: PathList = Field(default_factory=list)  # e.g. input.context.guest_name
+    decision_log_drop: PathList = Field(default_factory=list)
+    decision_log_queue_size: int = Field(default=10_000, gt=0)
+    decision_log_batch_size: int = Field(default=500, gt=0, le=10_000)
+    decision_log_retention_hours: float = Field(default=168.0, gt=0)
+
+    @field_validator("decision_log_mask", "decision_log_drop", "shadow_mask", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [path.strip() for path in value.split(",") if path.strip()]
+        return value
+
+    @field_validator("decision_log_mask", "decision_log_drop")
+    @classmethod
+    def _check_paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            parse_path(path)  # a typo fails at start-up, naming the path
+        return value
+
     @field_validator("admin_tokens", "evaluator_tokens", mode="before")
     @classmethod
     def _split_tokens(cls, value: object) -> object:
         if isinstance(value, str):
             return [token.strip() for token in value.split(",") if token.strip()]
-        return value
-
-    @field_validator("shadow_mask", mode="before")
-    @classmethod
-    def _split_paths(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [path.strip() for path in value.split(",") if path.strip()]
         return value
 
     @property

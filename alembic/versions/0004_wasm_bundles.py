@@ -3,7 +3,7 @@ entrypoint it offers, the bundle's revision and strict builtin errors. On Postgr
 `pkg_check_integrity()` learns that a wasm snapshot's checksum covers module and data.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0004"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"  # chained after the decision logs (one head)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
+from app.services.decision_log import DecisionLog
 from app.services.governance import Governance
 from app.services.guard import GuardedPromotions
 from app.services.manager import PKGManager
@@ -53,9 +54,15 @@ async def get_metrics(request: Request) -> Any:
     return request.app.state.metrics
 
 
+def get_decision_log(request: Request) -> DecisionLog:
+    decision_log: DecisionLog = request.app.state.decision_log
+    return decision_log
+
+
 ManagerDep = Annotated[PKGManager, Depends(get_manager)]
 GovernanceDep = Annotated[Governance, Depends(get_governance)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ShadowDep = Annotated[ShadowRunner, Depends(get_shadow)]
 GuardedPromotionsDep = Annotated[GuardedPromotions, Depends(get_guarded_promotions)]
 MetricsDep = Annotated[Any, Depends(get_metrics)]
+DecisionLogDep = Annotated[DecisionLog, Depends(get_decision_log)]

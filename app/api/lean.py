@@ -93,7 +93,8 @@ class LeanEvaluate:
             raise HTTPException(503, "the service is starting")
         client = scope.get("client")
         loopback = is_loopback_host(client[0] if client else None)
-        authorize(settings, bearer_token(authorization), "evaluator", loopback=loopback)
+        role = authorize(settings, bearer_token(authorization), "evaluator", loopback=loopback)
+        decision_log = self.state.decision_log
         query_string: bytes = scope.get("query_string", b"")
         metrics: Any = self.state.metrics
         shadow = getattr(self.state, "shadow", None)
@@ -102,13 +103,27 @@ class LeanEvaluate:
             raw = await _read_body(receive, settings.max_body_bytes)
             items = parse_batch(raw, max_items=settings.max_batch_items)
             result = await evaluate_items(
-                manager, items, batch_query, metrics=metrics, settings=settings, shadow=shadow
+                manager,
+                items,
+                batch_query,
+                metrics=metrics,
+                settings=settings,
+                shadow=shadow,
+                decision_log=decision_log,
+                role=role,
             )
         else:
             query = _query(query_string, EvaluateQuery, _NO_EVALUATE_QUERY)
             facts = parse_facts(await _read_body(receive, settings.max_body_bytes))
             result = await evaluate_facts(
-                manager, facts, query, metrics=metrics, settings=settings, shadow=shadow
+                manager,
+                facts,
+                query,
+                metrics=metrics,
+                settings=settings,
+                shadow=shadow,
+                decision_log=decision_log,
+                role=role,
             )
         return orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS)
 

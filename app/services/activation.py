@@ -7,6 +7,7 @@ import time
 
 import structlog
 
+from app.services import tracing
 from app.services.evaluator import PKGEvaluator
 from app.services.evaluator_cache import EvaluatorCache
 from app.services.metrics import ManagerMetrics
@@ -33,12 +34,17 @@ class ActivationRecord:
         self.source = source
         self.error = None
         self.from_cache = source == "cache"
-        self._metrics.hotswap()
+        self._metrics.hotswap(source)
         self._metrics.observe_load(time.perf_counter() - started)
         self._metrics.set_active_version(evaluator.version)
         self._metrics.set_cached_versions(len(self._evaluators.versions()))
         self.swap_duration_ms = round((time.perf_counter() - swap_started) * 1e3, 4)
         self.load_duration_ms = round((time.perf_counter() - started) * 1e3, 3)
+        tracing.record_span(
+            "pkg.activate",
+            duration_s=time.perf_counter() - started,
+            attributes={"pkg.version": evaluator.version, "pkg.source": source},
+        )
         log.info(
             "snapshot_activated",
             version=evaluator.version,
@@ -54,6 +60,12 @@ class ActivationRecord:
         self.error = f"{type(exc).__name__}: {exc}"
         self._metrics.activation_failed()
         self._metrics.set_degraded(True)
+        tracing.record_span(
+            "pkg.activate",
+            duration_s=time.perf_counter() - started,
+            attributes={"pkg.version": version, "pkg.source": source},
+            error=self.error,
+        )
         log.error(
             "snapshot_activation_failed",
             version=version,

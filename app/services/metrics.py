@@ -8,13 +8,26 @@ from typing import Protocol
 class ManagerMetrics(Protocol):
     def observe_load(self, seconds: float) -> None: ...
     def observe_evaluation(self, engine: str, seconds: float) -> None: ...
-    def hotswap(self) -> None: ...
+    def hotswap(self, source: str = "unknown") -> None: ...
     def activation_failed(self) -> None: ...
     def redis_reconnect(self) -> None: ...
     def publish_failed(self) -> None: ...
     def set_active_version(self, version: str | None) -> None: ...
     def set_cached_versions(self, count: int) -> None: ...
     def set_degraded(self, degraded: bool) -> None: ...
+
+
+class DecisionMetrics(Protocol):
+    """Per decision, and the decision log's queue."""
+
+    def observe_decision(
+        self, *, engine: str, lane: str, outcome: str, rules_fired: int, seconds: float
+    ) -> None: ...
+
+    def decision_log_dropped(self) -> None: ...
+    def decision_log_written(self, count: int) -> None: ...
+    def decision_log_write_failed(self, count: int) -> None: ...
+    def set_decision_log_queue(self, size: int) -> None: ...
 
 
 class NullMetrics:
@@ -26,7 +39,7 @@ class NullMetrics:
     def observe_evaluation(self, engine: str, seconds: float) -> None:
         pass
 
-    def hotswap(self) -> None:
+    def hotswap(self, source: str = "unknown") -> None:
         pass
 
     def activation_failed(self) -> None:
@@ -45,4 +58,21 @@ class NullMetrics:
         pass
 
     def set_degraded(self, degraded: bool) -> None:
+        pass
+
+    def observe_decision(
+        self, *, engine: str, lane: str, outcome: str, rules_fired: int, seconds: float
+    ) -> None:
+        pass
+
+    def decision_log_dropped(self) -> None:
+        pass
+
+    def decision_log_written(self, count: int) -> None:
+        pass
+
+    def decision_log_write_failed(self, count: int) -> None:
+        pass
+
+    def set_decision_log_queue(self, size: int) -> None:
         pass

@@ -4,9 +4,11 @@ it against them where the composition root hands it over (app/lifespan.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 
+from app.domain.decision import DecisionRecord
 from app.domain.document import Fixture, PolicyDocument
 from app.domain.snapshot import PKGSnapshotData
 
@@ -183,3 +185,21 @@ class ShadowStore(Protocol):
         decided_by: str | None = None,
         from_status: str = "watching",
     ) -> bool: ...
+
+
+class DecisionSink(Protocol):
+    """Where decision-log batches go (stdout, a database table)."""
+
+    async def write(self, records: Sequence[DecisionRecord]) -> None: ...
+
+
+class DecisionStore(DecisionSink, Protocol):
+    """A sink that can also be read back and pruned (the database)."""
+
+    async def get(self, decision_id: str) -> DecisionRecord | None: ...
+
+    async def query(
+        self, *, version: str | None, since: datetime | None, limit: int
+    ) -> list[DecisionRecord]: ...
+
+    async def delete_older_than(self, cutoff: datetime) -> int: ...

@@ -8,10 +8,12 @@ halfway through, which is what made concurrent read-then-write transactions dead
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -24,6 +26,16 @@ SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
 WRITE_OPTION: Final = "pkg_write"
 
 
+def dumps_json(value: Any) -> str:
+    """JSON columns through orjson (several times faster than `json.dumps`: the decision log
+    writes thousands of rows a second); what orjson refuses (an integer beyond 64 bits) goes
+    through the standard library as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
@@ -34,6 +46,7 @@ def create_engine(url: str, *, timeout_s: float = 5.0) -> AsyncEngine:
         return _sqlite_engine(url)
     return create_async_engine(
         url,
+        json_serializer=dumps_json,
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
@@ -48,7 +61,7 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     kwargs: dict[str, Any] = (
         {"poolclass": StaticPool} if in_memory else {"pool_size": 5, "max_overflow": 15}
     )
-    engine = create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, json_serializer=dumps_json, **kwargs)
     event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
     return engine

@@ -1,18 +1,15 @@
-"""Prometheus metrics (the seed's list), one registry per app so tests can build many apps.
+"""Prometheus metrics (the seed's list and what operators ask for), one registry per app so tests
+can build many apps. README "Metrics" lists every series with its name on the wire.
 
-With several worker processes (`pkgctl serve --workers N`) prometheus-client runs in its
-multiprocess mode: `PROMETHEUS_MULTIPROC_DIR` is set (created and emptied by
-`app.serving.metrics_directory` before the workers start), every process writes its values
-to files there, and `/metrics` on any worker reads them all: counters and histograms are
-summed; each gauge says how to combine (`multiprocess_mode`, `livemax` here: the highest value
-among the workers alive, a worker's values go when it stops). Define new metrics in
-`PrometheusMetrics.__init__` like the ones there; gauges need a `multiprocess_mode`.
+Gauges say how they combine across workers (`multiprocess_mode`) for the multiprocess mode
+(`PROMETHEUS_MULTIPROC_DIR`); in one process the mode is ignored.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Final
+from collections.abc import Iterator
+from typing import Any, Final
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,23 +17,74 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
-
-MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.metrics_core import Metric
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 
 EVAL_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1)
+HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# The seed names these two counters without `_total`; prometheus_client always exports a counter
+# as `<name>_total`. Both names are on the wire: the counter, and the seed's name as an alias.
+SEED_COUNTERS: Final = ("pkg_hotswap_count", "pkg_redis_reconnect_count")
+MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class SeedNames(Collector):
+    """Everything `source` collects, plus each seed counter under the seed's exact name."""
+
+    def __init__(self, source: Collector) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.source.collect():
+            yield family
+            if family.type == "counter" and family.name in SEED_COUNTERS:
+                yield _alias(family)
+
+
+def _alias(family: Metric) -> Metric:
+    alias = Metric(family.name, f"{family.documentation} (the seed's name)", "unknown")
+    for sample in family.samples:
+        if sample.name == f"{family.name}_total":
+            alias.add_sample(family.name, sample.labels, sample.value)
+    return alias
+
+
+def add_default_collectors(registry: CollectorRegistry) -> None:
+    """`process_*`, `python_info` and `python_gc_*`, as the global registry has them."""
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
 
 
 class PrometheusMetrics:
-    """Implements `app.services.metrics.ManagerMetrics` on prometheus_client."""
+    """Implements `app.services.metrics.ManagerMetrics` and `DecisionMetrics`, and the HTTP
+    middleware's `observe_request`, on prometheus_client."""
 
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
-        r = self.registry
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` twin of every counter and histogram
+        if registry is None:
+            registry = CollectorRegistry()
+            add_default_collectors(registry)
+        self.registry = registry
+        self._define_seed_metrics(registry)
+        self._define_operator_metrics(registry)
+        self._exposition = CollectorRegistry(auto_describe=False)
+        self._exposition.register(SeedNames(registry))
+        self._version: str | None = None
+        self._decision_children: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+        self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._evaluation_by_engine: dict[str, Any] = {}
+
+    def _define_seed_metrics(self, r: CollectorRegistry) -> None:
         self.load_duration = Histogram(
             "pkg_snapshot_load_duration_seconds", "Snapshot load + compile time", registry=r
         )
@@ -48,32 +96,92 @@ class PrometheusMetrics:
             registry=r,
         )
         self.hotswaps = Counter("pkg_hotswap_count", "Evaluator swaps", registry=r)
+        self.redis_reconnects = Counter(
+            "pkg_redis_reconnect_count", "Reconnects of the change feed", registry=r
+        )
+        self.active_version = Gauge(
+            "pkg_active_version",
+            "1 for the snapshot version this replica serves, 0 for versions it served before",
+            ["version"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.cached_versions = Gauge(
+            "pkg_cached_versions_count",
+            "Evaluators held in the LRU",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.degraded = Gauge(
+            "pkg_degraded_mode", "1 while degraded", registry=r, multiprocess_mode="livemax"
+        )
+
+    def _define_operator_metrics(self, r: CollectorRegistry) -> None:
         self.activation_failures = Counter(
             "pkg_activation_failures",
             "Activations that failed and kept the old evaluator",
             registry=r,
         )
-        self.redis_reconnects = Counter(
-            "pkg_redis_reconnect_count", "Reconnects of the change feed", registry=r
-        )
         self.publish_failures = Counter(
             "pkg_publish_failures", "Change messages that could not be published", registry=r
         )
-        self.active_version = Gauge(
-            "pkg_active_version",
-            "1 for the active snapshot version",
-            ["version"],
-            multiprocess_mode="livemax",
+        self.swaps = Counter(
+            "pkg_swaps",
+            "Evaluator swaps by what caused them (startup, redis, reconcile, resubscribe, cache)",
+            ["source"],
             registry=r,
         )
-        self.cached_versions = Gauge(
-            "pkg_cached_versions_count",
-            "Evaluators held in the LRU",
+        self.active_since = Gauge(
+            "pkg_active_since_timestamp_seconds",
+            "Unix time the served snapshot was swapped in",
+            registry=r,
             multiprocess_mode="livemax",
+        )
+        self.decisions = Counter(
+            "pkg_decisions",
+            "Decisions by engine, lane and outcome (matched, no_match, error)",
+            ["engine", "lane", "outcome"],
             registry=r,
         )
-        self.degraded = Gauge(
-            "pkg_degraded_mode", "1 while degraded", multiprocess_mode="livemax", registry=r
+        self.decision_duration = Histogram(
+            "pkg_decision_duration_seconds",
+            "Decision time (the evaluation) by engine and lane",
+            ["engine", "lane"],
+            buckets=EVAL_BUCKETS,
+            registry=r,
+        )
+        self.rules_fired = Counter(
+            "pkg_rules_fired", "Rules fired, summed over decisions", ["engine", "lane"], registry=r
+        )
+        self.http_requests = Counter(
+            "pkg_http_requests",
+            "HTTP requests by method, route template and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "pkg_http_request_duration_seconds",
+            "HTTP request latency by method, route template and status",
+            ["method", "route", "status"],
+            buckets=HTTP_BUCKETS,
+            registry=r,
+        )
+        self.decision_log_dropped_total = Counter(
+            "pkg_decision_log_dropped", "Decision-log records dropped: queue full", registry=r
+        )
+        self.decision_log_written_total = Counter(
+            "pkg_decision_log_written", "Decision-log records written to the sink", registry=r
+        )
+        self.decision_log_failures = Counter(
+            "pkg_decision_log_write_failures",
+            "Decision-log records lost because the sink failed",
+            registry=r,
+        )
+        self.decision_log_queue = Gauge(
+            "pkg_decision_log_queue_size",
+            "Decision-log records waiting to be written",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.shadow_decisions = Counter(
             "pkg_shadow_decisions",
@@ -81,9 +189,8 @@ class PrometheusMetrics:
             ["lane", "result"],
             registry=r,
         )
-        self._version: str | None = None
-        self._evaluation_by_engine: dict[str, Histogram] = {}
 
+    # ------------------------------------------------------------------ ManagerMetrics
     def observe_load(self, seconds: float) -> None:
         self.load_duration.observe(seconds)
 
@@ -93,8 +200,9 @@ class PrometheusMetrics:
             child = self._evaluation_by_engine[engine] = self.evaluation_duration.labels(engine)
         child.observe(seconds)
 
-    def hotswap(self) -> None:
+    def hotswap(self, source: str = "unknown") -> None:
         self.hotswaps.inc()
+        self.swaps.labels(source=source).inc()
 
     def activation_failed(self) -> None:
         self.activation_failures.inc()
@@ -106,13 +214,12 @@ class PrometheusMetrics:
         self.publish_failures.inc()
 
     def set_active_version(self, version: str | None) -> None:
+        # 0, not removed: a removed series lives on in a worker's file in multiprocess mode
         if self._version is not None and self._version != version:
-            if multiprocess_dir() is None:
-                self.active_version.remove(self._version)
-            else:  # a series can't be removed from the shared files: it reads 0
-                self.active_version.labels(version=self._version).set(0)
+            self.active_version.labels(version=self._version).set(0)
         if version is not None:
             self.active_version.labels(version=version).set(1)
+            self.active_since.set_to_current_time()
         self._version = version
 
     def set_cached_versions(self, count: int) -> None:
@@ -124,12 +231,64 @@ class PrometheusMetrics:
     def shadow_decision(self, lane: str, result: str) -> None:
         self.shadow_decisions.labels(lane=lane, result=result).inc()
 
+    # ------------------------------------------------------------------ DecisionMetrics
+    def observe_decision(
+        self, *, engine: str, lane: str, outcome: str, rules_fired: int, seconds: float
+    ) -> None:
+        key = (engine, lane, outcome)
+        children = self._decision_children.get(key)
+        if children is None:  # `labels()` takes a lock and builds a key: once per label set
+            children = self._decision_children[key] = (
+                self.decisions.labels(engine, lane, outcome),
+                self.decision_duration.labels(engine, lane),
+                self.rules_fired.labels(engine, lane),
+            )
+        decisions, duration, fired = children
+        decisions.inc()
+        duration.observe(seconds)
+        if rules_fired:
+            fired.inc(rules_fired)
+
+    def decision_log_dropped(self) -> None:
+        self.decision_log_dropped_total.inc()
+
+    def decision_log_written(self, count: int) -> None:
+        self.decision_log_written_total.inc(count)
+
+    def decision_log_write_failed(self, count: int) -> None:
+        self.decision_log_failures.inc(count)
+
+    def set_decision_log_queue(self, size: int) -> None:
+        self.decision_log_queue.set(size)
+
+    # ------------------------------------------------------------------ HTTP
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        children = self._http_children.get(key)
+        if children is None:
+            code = str(status)
+            children = self._http_children[key] = (
+                self.http_requests.labels(method, route, code),
+                self.http_duration.labels(method, route, code),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+
     def render(self) -> bytes:
+        return generate_latest(self._exposition_registry())
+
+    def _exposition_registry(self) -> CollectorRegistry:
+        """One process: this registry. Several workers (`PROMETHEUS_MULTIPROC_DIR` set): every
+        worker's values from the shared files, plus the default collectors of the process that
+        answers the scrape (prometheus-client cannot sum `process_*` across processes)."""
         if multiprocess_dir() is None:
-            return generate_latest(self.registry)
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream
-        return generate_latest(registry)
+            return self._exposition
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]  # untyped upstream
+        exposition = CollectorRegistry(auto_describe=False)
+        exposition.register(SeedNames(combined))
+        add_default_collectors(exposition)
+        return exposition
 
     def close(self) -> None:
         """This process stops: its live gauges leave the shared files (multiprocess mode)."""

@@ -21,9 +21,10 @@ from starlette.responses import Response
 
 from app.api.auth import ReaderRole
 from app.api.body import FACTS_BODY_SCHEMA, JSONResponse, read_facts
-from app.api.deps import ManagerDep, MetricsDep, SettingsDep, ShadowDep
+from app.api.deps import DecisionLogDep, ManagerDep, MetricsDep, SettingsDep, ShadowDep
 from app.api.schemas import BatchQuery, BatchRequest, BatchResponse, DecisionResponse, EvaluateQuery
 from app.domain.errors import FactsError
+from app.services.decision_log import DecisionLog, bind_decision_id
 from app.services.evaluator import PKGEvaluator
 from app.services.manager import PKGManager
 from app.services.rollout import Route
@@ -68,21 +69,25 @@ def decide(
     metrics: Any,
     explain: bool,
     max_depth: int,
+    decision_log: DecisionLog,
+    role: str,
     entrypoint: str | None = None,
 ) -> dict[str, Any]:
     """One decision. Every decision of both paths passes here: the place for per-decision
     hooks (decision log, shadow lanes)."""
+    decided_id = bind_decision_id(decision_id())  # on every log event from here on
     started = perf_counter()
     result = evaluator.evaluate(facts, max_facts_depth=max_depth, entrypoint=entrypoint)
     elapsed = perf_counter() - started
     metrics.observe_evaluation(evaluator.engine_type, elapsed)
-    result["decision_id"] = decision_id()
+    result["decision_id"] = decided_id
     result["engine"] = evaluator.engine_type
     result["lane"] = route.lane
     result["deployment_id"] = route.deployment_id
     result["duration_ms"] = round(elapsed * 1e3, 4)
     if explain:
         result["explain"] = evaluator.explain(facts)
+    decision_log.offer(result, facts=facts, role=role)  # counts, traces, logs: never waits
     return result
 
 
@@ -94,6 +99,8 @@ async def evaluate_facts(
     metrics: Any,
     settings: Settings,
     shadow: ShadowRunner | None = None,
+    decision_log: DecisionLog,
+    role: str,
 ) -> dict[str, Any]:
     evaluator, route = await pick(manager, query)
     decision = decide(
@@ -103,6 +110,8 @@ async def evaluate_facts(
         metrics=metrics,
         explain=query.explain,
         max_depth=settings.max_facts_depth,
+        decision_log=decision_log,
+        role=role,
         entrypoint=query.entrypoint,
     )
     if shadow is not None:
@@ -147,6 +156,8 @@ async def evaluate_items(
     metrics: Any,
     settings: Settings,
     shadow: ShadowRunner | None = None,
+    decision_log: DecisionLog,
+    role: str,
 ) -> dict[str, Any]:
     evaluator, route = await pick(manager, query)
     decisions = []
@@ -154,7 +165,16 @@ async def evaluate_items(
     for index, facts in enumerate(items):
         try:
             decisions.append(
-                decide(evaluator, facts, route, metrics=metrics, explain=False, max_depth=max_depth)
+                decide(
+                    evaluator,
+                    facts,
+                    route,
+                    metrics=metrics,
+                    explain=False,
+                    max_depth=max_depth,
+                    decision_log=decision_log,
+                    role=role,
+                )
             )
         except FactsError as exc:
             raise FactsError(f"items[{index}].{exc.loc}", exc.msg) from exc
@@ -177,12 +197,20 @@ async def evaluate(
     metrics: MetricsDep,
     settings: SettingsDep,
     shadow: ShadowDep,
-    _role: ReaderRole,
+    decision_log: DecisionLogDep,
+    role: ReaderRole,
     query: Annotated[EvaluateQuery, Query()],
 ) -> Response:
     facts = await read_facts(request)
     decision = await evaluate_facts(
-        manager, facts, query, metrics=metrics, settings=settings, shadow=shadow
+        manager,
+        facts,
+        query,
+        metrics=metrics,
+        settings=settings,
+        shadow=shadow,
+        decision_log=decision_log,
+        role=role,
     )
     return JSONResponse(decision)
 
@@ -200,11 +228,19 @@ async def evaluate_batch(
     metrics: MetricsDep,
     settings: SettingsDep,
     shadow: ShadowDep,
-    _role: ReaderRole,
+    decision_log: DecisionLogDep,
+    role: ReaderRole,
     query: Annotated[BatchQuery, Query()],
 ) -> Response:
     items = parse_batch(await request.body(), max_items=settings.max_batch_items)
     result = await evaluate_items(
-        manager, items, query, metrics=metrics, settings=settings, shadow=shadow
+        manager,
+        items,
+        query,
+        metrics=metrics,
+        settings=settings,
+        shadow=shadow,
+        decision_log=decision_log,
+        role=role,
     )
     return JSONResponse(result)

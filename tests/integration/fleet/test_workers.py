@@ -66,11 +66,16 @@ def test_every_worker_hot_swaps_and_metrics_sum_across_workers(
     workers: ServerProcess,
 ) -> None:
     before = sample(workers, "pkg_evaluation_duration_seconds_count", engine="native")
+    decided = {"engine": "native", "lane": "active", "outcome": "matched"}
+    decisions_before = sample(workers, "pkg_decisions_total", **decided)
     answers = [evaluate_fresh(workers) for _ in range(30)]
     assert {a.status_code for a in answers} == {200}
     assert {a.json()["snapshot"] for a in answers} == {"hotel-ops@1.0.0"}
     after = sample(workers, "pkg_evaluation_duration_seconds_count", engine="native")
     assert after - before == 30  # each worker counts its own; /metrics shows the sum
+    assert sample(workers, "pkg_decisions_total", **decided) - decisions_before == 30
+    route = {"method": "POST", "route": "/evaluate", "status": "200"}
+    assert sample(workers, "pkg_http_requests_total", **route) >= 30
 
     swaps = sample(workers, "pkg_hotswap_count_total")
     with httpx.Client(base_url=workers.url, timeout=30) as admin:

@@ -1,0 +1,96 @@
+"""Masking and dropping parts of a decision's input before it is logged (OPA's decision-log
+masks, in dotted form): `input.context.guest_name`, `input.items.*.card`, `input.tags.0`.
+
+A path starts at `input` (the facts of the decision). A segment names an object key, a list
+index, or `*` for every element or key at that level. Redaction copies only along the paths it
+touches: the caller's facts are never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+MASK: Final = "**REDACTED**"
+ROOT: Final = "input"
+WILDCARD: Final = "*"
+MAX_SEGMENTS: Final = 32
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """Paths (without the `input` root) whose values are masked, and paths that are removed."""
+
+    mask: tuple[tuple[str, ...], ...] = ()
+    drop: tuple[tuple[str, ...], ...] = ()
+
+    @classmethod
+    def from_paths(cls, *, mask: Sequence[str] = (), drop: Sequence[str] = ()) -> Redaction:
+        return cls(tuple(parse_path(p) for p in mask), tuple(parse_path(p) for p in drop))
+
+    def __bool__(self) -> bool:
+        return bool(self.mask or self.drop)
+
+    def apply(self, facts: Any) -> Any:
+        """A copy of `facts` with every drop path removed and every mask path masked."""
+        for path in self.drop:
+            facts = _rewrite(facts, path, drop=True)
+        for path in self.mask:
+            facts = _rewrite(facts, path, drop=False)
+        return facts
+
+
+def parse_path(text: str) -> tuple[str, ...]:
+    """`input.a.b` → `("a", "b")`. Raises ValueError naming what is wrong."""
+    segments = text.strip().split(".")
+    if segments[0] != ROOT:
+        raise ValueError(f"{text!r}: a decision-log path starts with 'input.'")
+    rest = tuple(segments[1:])
+    if not rest or any(not segment for segment in rest):
+        raise ValueError(f"{text!r}: empty path segment")
+    if len(rest) > MAX_SEGMENTS:
+        raise ValueError(f"{text!r}: more than {MAX_SEGMENTS} segments")
+    return rest
+
+
+def _rewrite(node: Any, path: tuple[str, ...], *, drop: bool) -> Any:
+    head, rest = path[0], path[1:]
+    if isinstance(node, dict):
+        keys = list(node) if head == WILDCARD else [head] if head in node else []
+        if not keys:
+            return node
+        copy = dict(node)
+        for key in keys:
+            _apply(copy, key, rest, drop=drop)
+        return copy
+    if isinstance(node, list):
+        indexes = _indexes(node, head)
+        if not indexes:
+            return node
+        copy_list = list(node)
+        if drop and not rest:
+            return [item for i, item in enumerate(copy_list) if i not in indexes]
+        for index in indexes:
+            copy_list[index] = _leaf(copy_list[index], rest, drop=drop)
+        return copy_list
+    return node
+
+
+def _apply(container: dict[str, Any], key: str, rest: tuple[str, ...], *, drop: bool) -> None:
+    if not rest and drop:
+        del container[key]
+    else:
+        container[key] = _leaf(container[key], rest, drop=drop)
+
+
+def _leaf(value: Any, rest: tuple[str, ...], *, drop: bool) -> Any:
+    return _rewrite(value, rest, drop=drop) if rest else MASK
+
+
+def _indexes(items: list[Any], head: str) -> set[int]:
+    if head == WILDCARD:
+        return set(range(len(items)))
+    if head.isdigit() and int(head) < len(items):
+        return {int(head)}
+    return set()
