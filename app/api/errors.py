@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.domain.errors import (
+    BundleError,
     ChecksumMismatchError,
     ConflictError,
     DocumentError,
@@ -20,6 +21,7 @@ from app.domain.errors import (
     FactsError,
     NotFoundError,
     PromotionRefusedError,
+    SignatureError,
     StoreUnavailableError,
     UnknownEngineError,
 )
@@ -76,6 +78,8 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
     ChecksumMismatchError: 409,
     EngineLoadError: 422,
     StoreUnavailableError: 503,
+    SignatureError: 422,
+    BundleError: 422,
 }
 
 

@@ -15,9 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import rfc8785
+
 from app.domain.conditions import compile_pattern
 from app.domain.errors import DocumentError, FieldError
 from app.domain.snapshot import (
+    CHECKSUM_SCHEME,
     CONDITION_TYPES,
     DEFAULT_ENTRYPOINT,
     DEFAULT_PRIORITY,
@@ -72,12 +75,13 @@ class PolicyDocument:
     wasm_artifact: bytes | None = None
     entrypoint: str | None = None
     notes: str | None = None
+    checksum_scheme: int = CHECKSUM_SCHEME  # an imported bundle keeps the scheme it was signed in
 
     @property
     def checksum(self) -> str:
         if self.engine == "wasm":
             return hashlib.sha256(self.wasm_artifact or b"").hexdigest()
-        return native_checksum(self.rules, self.subtask_types)
+        return native_checksum(self.rules, self.subtask_types, scheme=self.checksum_scheme)
 
     def to_snapshot(self, *, snapshot_id: int = 0) -> PKGSnapshotData:
         return PKGSnapshotData(
@@ -91,6 +95,7 @@ class PolicyDocument:
             entrypoint=self.entrypoint,
             subtask_types=self.subtask_types,
             notes=self.notes,
+            checksum_scheme=self.checksum_scheme,
         )
 
 
@@ -100,6 +105,12 @@ def parse_policy_document(raw: Any) -> PolicyDocument:
     document = checker.document(raw)
     if checker.errors or document is None:
         raise DocumentError(checker.errors or [FieldError("document", "invalid document")])
+    try:
+        document.checksum  # noqa: B018  # RFC 8785 refuses what I-JSON cannot hold: say so now
+    except rfc8785.CanonicalizationError as exc:
+        raise DocumentError(
+            [FieldError("document", f"not canonical JSON (RFC 8785): {exc}")]
+        ) from exc
     return document
 
 

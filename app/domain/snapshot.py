@@ -24,12 +24,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import rfc8785
+
 CONDITION_TYPES: Final = ("TAG", "SIGNAL", "FACT", "VALUE")
 OPERATORS: Final = ("=", "!=", ">=", "<=", ">", "<", "IN", "EXISTS", "MATCHES")
 RELATIONSHIPS: Final = ("EMITS", "ORDERS", "GATE")
 ENGINES: Final = ("native", "wasm")
 DEFAULT_PRIORITY: Final = 100
 DEFAULT_ENTRYPOINT: Final = "pkg/result"
+# How a native checksum is computed. 1: `json.dumps(sort_keys=True)` (snapshots stored before
+# RFC 8785; they keep verifying under it); 2: RFC 8785 canonical JSON (everything new).
+CHECKSUM_SCHEME_LEGACY: Final = 1
+CHECKSUM_SCHEME: Final = 2
 
 Rule = dict[str, Any]
 
@@ -48,12 +54,15 @@ class PKGSnapshotData:
     entrypoint: str | None = None
     subtask_types: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     notes: str | None = None
+    checksum_scheme: int = CHECKSUM_SCHEME
+    signature: str | None = None  # base64 Ed25519 over `signing_payload(self)`
+    signing_key_id: str | None = None
 
     def content_checksum(self) -> str:
         """The checksum the content has now, to compare with the stored `checksum`."""
         if self.engine == "wasm" or self.wasm_artifact is not None:
             return hashlib.sha256(self.wasm_artifact or b"").hexdigest()
-        return native_checksum(self.rules, self.subtask_types)
+        return native_checksum(self.rules, self.subtask_types, scheme=self.checksum_scheme)
 
     def verify_checksum(self) -> None:
         """Raise `ChecksumMismatchError` unless the stored checksum matches the content."""
@@ -80,7 +89,15 @@ def encode_value(value: Any) -> str | None:
 
 
 def canonical_json(payload: Any) -> bytes:
-    """Sorted keys, no spaces, UTF-8: the bytes a checksum is taken over."""
+    """RFC 8785 (JSON Canonicalization Scheme): the bytes checksums and signatures cover.
+
+    Raises `rfc8785.CanonicalizationError` for what I-JSON cannot hold (integers beyond
+    ±2^53, NaN, infinities); documents are refused for that when they are parsed."""
+    return rfc8785.dumps(payload)
+
+
+def legacy_canonical_json(payload: Any) -> bytes:
+    """Checksum scheme 1: sorted keys, no spaces, UTF-8 (kept so old snapshots verify)."""
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -114,7 +131,12 @@ def _canonical_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def native_checksum(rules: list[Rule], subtask_types: Mapping[str, Mapping[str, Any]]) -> str:
+def native_checksum(
+    rules: list[Rule],
+    subtask_types: Mapping[str, Mapping[str, Any]],
+    *,
+    scheme: int = CHECKSUM_SCHEME,
+) -> str:
     """sha256 hex of the canonical JSON of the rules (in document order) and subtask types."""
     payload = {
         "rules": [_canonical_rule(r) for r in rules],
@@ -123,7 +145,8 @@ def native_checksum(rules: list[Rule], subtask_types: Mapping[str, Mapping[str, 
             for name, spec in subtask_types.items()
         },
     }
-    return hashlib.sha256(canonical_json(payload)).hexdigest()
+    encode = legacy_canonical_json if scheme == CHECKSUM_SCHEME_LEGACY else canonical_json
+    return hashlib.sha256(encode(payload)).hexdigest()
 
 
 def snapshot_to_dict(snapshot: PKGSnapshotData) -> dict[str, Any]:
@@ -143,6 +166,9 @@ def snapshot_to_dict(snapshot: PKGSnapshotData) -> dict[str, Any]:
         "entrypoint": snapshot.entrypoint,
         "subtask_types": {name: dict(spec) for name, spec in snapshot.subtask_types.items()},
         "notes": snapshot.notes,
+        "checksum_scheme": snapshot.checksum_scheme,
+        "signature": snapshot.signature,
+        "signing_key_id": snapshot.signing_key_id,
     }
 
 
@@ -160,4 +186,8 @@ def snapshot_from_dict(data: Mapping[str, Any]) -> PKGSnapshotData:
         entrypoint=data.get("entrypoint"),
         subtask_types=dict(data.get("subtask_types") or {}),
         notes=data.get("notes"),
+        # a cache file written before checksum schemes existed holds a scheme-1 checksum
+        checksum_scheme=int(data.get("checksum_scheme") or CHECKSUM_SCHEME_LEGACY),
+        signature=data.get("signature"),
+        signing_key_id=data.get("signing_key_id"),
     )
