@@ -27,6 +27,7 @@ from app.services.feed import register_feed_adapter
 from app.services.governance import Governance, bootstrap
 from app.services.manager import PKGManager
 from app.services.policy_text import load_policy_text
+from app.services.signing import Signer, Verifier
 from app.settings import Settings
 
 log = structlog.get_logger("pkg.lifespan")
@@ -73,7 +74,9 @@ def _wrap_redis_client(client: object) -> RedisChangeFeed | None:
 register_feed_adapter(_wrap_redis_client)
 
 
-def build_manager(settings: Settings, client: Any, feed: Any, metrics: Any) -> PKGManager:
+def build_manager(
+    settings: Settings, client: Any, feed: Any, metrics: Any, verifier: Verifier | None = None
+) -> PKGManager:
     return PKGManager(
         client,
         feed,
@@ -85,7 +88,17 @@ def build_manager(settings: Settings, client: Any, feed: Any, metrics: Any) -> P
         db_timeout_s=settings.db_timeout_s,
         instance_id=settings.instance_id,
         region=settings.region,
+        verifier=verifier or Verifier.from_specs(settings.verify_keys),
     )
+
+
+def build_trust(settings: Settings) -> tuple[Signer | None, Verifier]:
+    """The service's signing key and the keys it trusts (bad key files fail start-up)."""
+    signer = Signer.from_file(settings.signing_key) if settings.signing_key else None
+    verifier = Verifier.from_specs(settings.verify_keys)
+    if signer is not None and verifier.enabled and signer.key_id not in verifier.key_ids:
+        log.warning("signing_key_not_trusted", key_id=signer.key_id, trusted=verifier.key_ids)
+    return signer, verifier
 
 
 async def _migrate(settings: Settings) -> None:
@@ -119,7 +132,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     )
     await _migrate(settings)
-    client = PKGClient(settings.database_url, env=settings.env)
+    signer, verifier = build_trust(settings)
+    client = PKGClient(
+        settings.database_url,
+        env=settings.env,
+        audit_signer=signer.sign_audit_row if signer else None,
+    )
     feed: Any = (
         RedisChangeFeed(
             settings.redis_url,
@@ -129,8 +147,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.redis_url
         else InProcessBus()
     )
-    manager = build_manager(settings, client, feed, app.state.metrics)
-    governance = Governance(client, manager)
+    manager = build_manager(settings, client, feed, app.state.metrics, verifier)
+    governance = Governance(client, manager, signer=signer, verifier=verifier)
     if settings.seed_file is not None:
         await _bootstrap(settings, governance, settings.seed_file)
     await manager.start()

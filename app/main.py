@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from app.adapters.observability.metrics import PrometheusMetrics
+from app.api.auth import TokenTable
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
 from app.api.routes import evaluate, fleet, governance, health, snapshots
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings or Settings()
+    app.state.tokens = TokenTable.from_settings(app.state.settings)
     app.state.metrics = PrometheusMetrics()
     app.state.manager = None
     app.state.governance = None

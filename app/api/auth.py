@@ -1,10 +1,19 @@
-"""Bearer tokens with two roles: `admin` (writes, and everything an evaluator may do) and
-`evaluator` (evaluate and reads). Tokens are compared in constant time and never logged."""
+"""Named bearer tokens with two roles: `admin` (writes, and everything an evaluator may do) and
+`evaluator` (evaluate and reads).
+
+`PKG_ADMIN_TOKENS=alice:tok1,ci:tok2` names each token's caller; a bare token (`tok1`) is still
+accepted and named `admin-1`, `admin-2`, … (`evaluator-1`, … for evaluator tokens). The name is
+who the audit trail records. Tokens are compared in constant time (sha256 digests, every entry
+compared) and never logged or stored: only their digests live in memory after start-up.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from typing import Annotated, Literal
+import re
+from collections.abc import Iterable
+from typing import Annotated, Final, Literal, NamedTuple
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -13,43 +22,107 @@ from app.settings import Settings
 
 Role = Literal["admin", "evaluator"]
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
+NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}")
+LOCAL_CALLER_NAME: Final = "local"  # no tokens configured: the server only binds loopback
 
 
-def _matches(token: str, candidates: list[str]) -> bool:
-    # compare against every candidate, so the time taken says nothing about which one matched
-    found = False
-    for candidate in candidates:
-        found |= hmac.compare_digest(token.encode(), candidate.encode())
-    return found
+class Caller(NamedTuple):
+    """Who is calling: the token's name and its role."""
+
+    name: str
+    role: Role
 
 
-def role_of(token: str, settings: Settings) -> Role | None:
-    if _matches(token, [t.get_secret_value() for t in settings.admin_tokens]):
-        return "admin"
-    if _matches(token, [t.get_secret_value() for t in settings.evaluator_tokens]):
-        return "evaluator"
-    return None
+LOCAL_CALLER: Final = Caller(LOCAL_CALLER_NAME, "admin")
+
+
+def parse_token_entry(entry: str, *, role: Role, index: int) -> tuple[str, str]:
+    """`name:token` → (name, token); a bare `token` → (`<role>-<index>`, token)."""
+    name, sep, token = entry.partition(":")
+    if sep and token and NAME.fullmatch(name):
+        return name, token
+    return f"{role}-{index}", entry
+
+
+class TokenTable:
+    """The configured tokens, as digests. `identify` is all the hot path needs."""
+
+    def __init__(self, entries: Iterable[tuple[str, Role]] = ()) -> None:
+        self._entries: list[tuple[bytes, Caller]] = []
+        counters: dict[Role, int] = {"admin": 0, "evaluator": 0}
+        names: set[str] = set()
+        for entry, role in entries:
+            counters[role] += 1
+            name, token = parse_token_entry(entry, role=role, index=counters[role])
+            if name in names:
+                raise ValueError(f"two tokens are named {name!r}; token names must be unique")
+            names.add(name)
+            self._entries.append((_digest(token), Caller(name, role)))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenTable:
+        admin = [(t.get_secret_value(), "admin") for t in settings.admin_tokens]
+        evaluator = [(t.get_secret_value(), "evaluator") for t in settings.evaluator_tokens]
+        return cls([*admin, *evaluator])  # type: ignore[list-item]  # literal roles above
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._entries)
+
+    @property
+    def names(self) -> list[str]:
+        return [caller.name for _digest_, caller in self._entries]
+
+    def caller_of(self, token: str) -> Caller | None:
+        """The caller a token belongs to. Compares against every entry, so the time taken
+        says nothing about which one (if any) matched."""
+        presented = _digest(token)
+        found: Caller | None = None
+        for digest, caller in self._entries:
+            if hmac.compare_digest(presented, digest) and found is None:
+                found = caller
+        return found
+
+    def identify(self, authorization: str | None) -> Caller | None:
+        """An `Authorization` header value → (name, role), or None when it names nobody."""
+        if not authorization:
+            return None
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        return self.caller_of(token.strip())
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def tokens_of(request: Request) -> TokenTable:
+    table: TokenTable | None = getattr(request.app.state, "tokens", None)
+    if table is None:
+        table = request.app.state.tokens = TokenTable.from_settings(request.app.state.settings)
+    return table
 
 
 def require(role: Role) -> object:
     async def check(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Role:
-        settings: Settings = request.app.state.settings
-        if not settings.auth_enabled:
-            return "admin"  # no tokens configured: the server only binds loopback
+    ) -> Caller:
+        table = tokens_of(request)
+        if not table.enabled:
+            return LOCAL_CALLER
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-        granted = role_of(credentials.credentials, settings)
-        if granted is None:
+        caller = table.caller_of(credentials.credentials)
+        if caller is None:
             raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
-        if role == "admin" and granted != "admin":
+        if role == "admin" and caller.role != "admin":
             raise HTTPException(403, "this route needs the admin role")
-        return granted
+        return caller
 
     return Depends(check)
 
 
-AdminRole = Annotated[Role, require("admin")]
-ReaderRole = Annotated[Role, require("evaluator")]
+AdminRole = Annotated[Caller, require("admin")]
+ReaderRole = Annotated[Caller, require("evaluator")]

@@ -120,18 +120,21 @@ def verify_chain(
             return count, found
         previous = row
     if _truncated(previous, active_version):
-        assert previous is not None
-        detail = (
-            f"the newest row ({previous['id']}) leads to {previous['to_version']}, but "
-            f"{active_version} is active: newer rows were removed"
+        newest = (
+            "there are no rows"
+            if previous is None
+            else (f"the newest row ({previous['id']}) leads to {previous['to_version']}")
         )
+        detail = f"{newest}, but {active_version} is active: rows were removed"
         return count, ChainBreak(None, "removed", detail)
     return count, None
 
 
 def _truncated(newest: Mapping[str, Any] | None, active_version: str | None) -> bool:
-    if newest is None or active_version is None:
+    if active_version is None:
         return False
+    if newest is None:
+        return True
     return bool(newest["success"]) and newest["to_version"] != active_version
 
 

@@ -7,38 +7,144 @@ replicas told (a publish failure is logged and counted, and replicas reconcile a
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
+from app.domain.bundle import MANIFEST as BUNDLE_MANIFEST
+from app.domain.bundle import is_pkg_bundle, read_bundle, write_bundle
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
-from app.domain.document import Fixture, PolicyDocument
-from app.domain.errors import NotFoundError
+from app.domain.document import (
+    Fixture,
+    PolicyDocument,
+    document_from_snapshot,
+    parse_policy_document,
+)
+from app.domain.errors import BundleError, NotFoundError, SignatureError
 from app.domain.fixtures import run_fixtures
 from app.domain.snapshot import PKGSnapshotData
+from app.domain.trust import SnapshotSignature, signing_payload, verify_chain
 from app.services.evaluator import PKGEvaluator
 from app.services.manager import PKGManager
+from app.services.ports import AuditTrail
+from app.services.signing import NO_VERIFICATION, Signer, Verifier
 
 log = structlog.get_logger("pkg.governance")
 
 
 class Governance:
-    def __init__(self, client: Any, manager: PKGManager) -> None:
+    def __init__(
+        self,
+        client: Any,
+        manager: PKGManager,
+        *,
+        signer: Signer | None = None,
+        verifier: Verifier | None = None,
+    ) -> None:
         self.client = client
         self.manager = manager
+        self.signer = signer  # the service's key: signs unsigned snapshots and audit rows
+        self.verifier = verifier or NO_VERIFICATION
 
     @property
     def env(self) -> str:
         return self.manager.env
 
     # ------------------------------------------------------------------ snapshots
-    async def create_snapshot(self, document: PolicyDocument) -> PKGSnapshotData:
+    async def create_snapshot(
+        self, document: PolicyDocument, *, signature: SnapshotSignature | None = None
+    ) -> PKGSnapshotData:
         # build it once before storing: a document whose engine can't load is refused (422)
-        await asyncio.to_thread(PKGEvaluator, document.to_snapshot())
-        snapshot: PKGSnapshotData = await self.client.create_snapshot(document)
-        log.info("snapshot_created", version=snapshot.version, env=snapshot.env)
+        candidate = document.to_snapshot()
+        signature = self._signature_for(candidate, signature)
+        await asyncio.to_thread(PKGEvaluator, candidate)
+        snapshot: PKGSnapshotData = await self.client.create_snapshot(document, signature)
+        log.info(
+            "snapshot_created",
+            version=snapshot.version,
+            env=snapshot.env,
+            signing_key_id=snapshot.signing_key_id,
+        )
         return snapshot
+
+    def _signature_for(
+        self, snapshot: PKGSnapshotData, given: SnapshotSignature | None
+    ) -> SnapshotSignature | None:
+        """The signature to store: the caller's (checked when we hold verify keys), else the
+        service's own; with verification on, an unsigned snapshot is refused before storing."""
+        if given is not None:
+            if self.verifier.enabled:
+                self.verifier.check(
+                    signing_payload(snapshot), key_id=given.key_id, signature=given.value
+                )
+            return given
+        if self.signer is not None:
+            return SnapshotSignature(*self.signer.sign_snapshot(snapshot))
+        if self.verifier.enabled:
+            raise SignatureError(
+                f"snapshot {snapshot.version}: signature missing (this service verifies "
+                "signatures: sign with `pkgctl sign` or push with PKG_SIGNING_KEY)"
+            )
+        return None
+
+    # ------------------------------------------------------------------ bundles
+    async def import_bundle(self, data: bytes) -> PKGSnapshotData:
+        """Store a PKG export bundle, verifying its members, checksum and signature."""
+        if not await asyncio.to_thread(is_pkg_bundle, data):
+            raise BundleError(
+                f"not a PKG bundle: it has no {BUNDLE_MANIFEST} member (export one with "
+                "`pkgctl export`)"
+            )
+        bundle = await asyncio.to_thread(read_bundle, data)
+        document = replace(
+            parse_policy_document(bundle.document), checksum_scheme=bundle.checksum_scheme
+        )
+        if document.checksum != bundle.manifest.get("checksum"):
+            raise BundleError(
+                f"bundle checksum {bundle.manifest.get('checksum')!r} does not match its "
+                f"content ({document.checksum})"
+            )
+        return await self.create_snapshot(document, signature=bundle.signature)
+
+    async def export_bundle(self, version: str) -> bytes:
+        """A stored snapshot as bundle bytes; a snapshot whose content was altered is refused."""
+        snapshot = await self.snapshot(version)
+        snapshot.verify_checksum()
+        rows = await self.client.get_validation_fixtures(snapshot.id)
+        fixtures = [Fixture(r["name"], r["input"], r["expect"]) for r in rows]
+        signature = (
+            SnapshotSignature(snapshot.signing_key_id, snapshot.signature)
+            if snapshot.signature and snapshot.signing_key_id
+            else None
+        )
+        return write_bundle(
+            document_from_snapshot(snapshot, fixtures),
+            checksum=snapshot.content_checksum(),
+            checksum_scheme=snapshot.checksum_scheme,
+            signature=signature,
+        )
+
+    # ------------------------------------------------------------------ audit chain
+    async def verify_audit(self, env: str | None = None) -> dict[str, Any]:
+        """Walk `env`'s audit chain; name the first row altered, removed or inserted."""
+        env = env or self.env
+        trail: AuditTrail = self.client
+        rows = await trail.get_audit_chain(env)
+        active = await trail.get_active_version(env)
+        checked, found = verify_chain(
+            rows, check_signature=self.verifier.audit_row_problem, active_version=active
+        )
+        if found is not None:
+            log.warning("audit_chain_broken", env=env, **found.as_dict())
+        return {
+            "env": env,
+            "ok": found is None,
+            "rows": checked,
+            "signed": self.verifier.enabled,
+            "first_break": found.as_dict() if found else None,
+        }
 
     async def snapshot(self, version: str) -> PKGSnapshotData:
         snapshot: PKGSnapshotData | None = await self.client.get_snapshot_by_version(version)
@@ -77,20 +183,27 @@ class Governance:
         reason: str | None,
         force: bool = False,
         env: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         env = env or self.env
         promotion: dict[str, Any] = await self.client.promote(
-            version, env=env, actor=actor, reason=reason, force=force
+            version, env=env, actor=actor, reason=reason, force=force, on_behalf_of=on_behalf_of
         )
         await self._announce(ChangeMessage(ACTIVATE, version=version, env=env))
         return promotion
 
     async def rollback(
-        self, *, actor: str, reason: str | None, to_version: str | None, env: str | None = None
+        self,
+        *,
+        actor: str,
+        reason: str | None,
+        to_version: str | None,
+        env: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         env = env or self.env
         promotion: dict[str, Any] = await self.client.rollback(
-            env=env, actor=actor, reason=reason, to_version=to_version
+            env=env, actor=actor, reason=reason, to_version=to_version, on_behalf_of=on_behalf_of
         )
         await self._announce(ChangeMessage(ACTIVATE, version=promotion["to_version"], env=env))
         return promotion

@@ -16,14 +16,20 @@ from typing import Any, TypeVar
 import structlog
 
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
-from app.domain.errors import NotFoundError, PromotionRefusedError, StoreUnavailableError
+from app.domain.errors import (
+    NotFoundError,
+    PromotionRefusedError,
+    SignatureError,
+    StoreUnavailableError,
+)
 from app.domain.snapshot import PKGSnapshotData
 from app.services.evaluator import PKGEvaluator
 from app.services.evaluator_cache import MAX_EVALUATOR_CACHE_SIZE, EvaluatorCache
 from app.services.feed import ChangeFeed, adapt_feed
 from app.services.metrics import ManagerMetrics, NullMetrics
-from app.services.ports import SnapshotCache, SnapshotSource
+from app.services.ports import SnapshotCache, SnapshotSource, SnapshotVerifier
 from app.services.rollout import Route, choose_route
+from app.services.signing import NO_VERIFICATION
 
 log = structlog.get_logger("pkg.manager")
 
@@ -47,8 +53,11 @@ class PKGManager:
         db_timeout_s: float = 5.0,
         instance_id: str = "pkg-service",
         region: str = "global",
+        verifier: SnapshotVerifier | None = None,
     ) -> None:
         self.client = pkg_client
+        self.verifier: SnapshotVerifier = verifier or NO_VERIFICATION
+        self.signature_rejections = 0
         self.feed: ChangeFeed | None = adapt_feed(redis_client)
         self.env = env
         self.metrics: ManagerMetrics = metrics or NullMetrics()
@@ -172,6 +181,8 @@ class PKGManager:
             "db_connected": self.db_connected,
             "active_since": self.active_since,
             "db_active_version": self.db_active_version,
+            "signature_verification": self.verifier.enabled,
+            "signature_rejections": self.signature_rejections,
         }
 
     def get_metadata(self) -> dict[str, Any]:
@@ -217,7 +228,7 @@ class PKGManager:
                     raise PromotionRefusedError(
                         f"snapshot {version} belongs to env {snapshot.env}, not {self.env}"
                     )
-                evaluator = await asyncio.to_thread(_build_evaluator, snapshot)
+                evaluator = await asyncio.to_thread(_build_evaluator, snapshot, self.verifier)
             except Exception as exc:
                 self._activation_failed(version, source, exc, started)
                 return False
@@ -235,7 +246,7 @@ class PKGManager:
             found = self._evaluators.get(version)
             if found is None:
                 snapshot = await self._fetch(version)
-                found = await asyncio.to_thread(_build_evaluator, snapshot)
+                found = await asyncio.to_thread(_build_evaluator, snapshot, self.verifier)
                 self._evaluators.put(found)
                 self.metrics.set_cached_versions(len(self._evaluators.versions()))
         return found
@@ -333,6 +344,9 @@ class PKGManager:
         self._activation_error = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, StoreUnavailableError):
             self._db_unreachable(exc)
+        if isinstance(exc, SignatureError):
+            self.signature_rejections += 1
+            self.metrics.signature_rejected()
         self.metrics.activation_failed()
         self.metrics.set_degraded(True)
         log.error(
@@ -362,7 +376,7 @@ class PKGManager:
             snapshot = await asyncio.to_thread(self._disk.load, self.env)
             if snapshot is None:
                 return
-            evaluator = await asyncio.to_thread(_build_evaluator, snapshot)
+            evaluator = await asyncio.to_thread(_build_evaluator, snapshot, self.verifier)
         except Exception as exc:
             self._activation_failed("last-known-good", "cache", exc, started)
             return
@@ -431,9 +445,13 @@ class PKGManager:
                 log.error("manager_loop_error", error=str(exc), error_type=type(exc).__name__)
 
 
-def _build_evaluator(snapshot: PKGSnapshotData) -> PKGEvaluator:
-    """Verify, then compile, off the event loop (a 1000-rule snapshot takes milliseconds)."""
+def _build_evaluator(snapshot: PKGSnapshotData, verifier: SnapshotVerifier) -> PKGEvaluator:
+    """Verify, then compile, off the event loop (a 1000-rule snapshot takes milliseconds).
+
+    The one place every activation passes through (promotion, Redis message, reconcile, the
+    last-known-good cache, pinned and canary versions): content first, then its signature."""
     snapshot.verify_checksum()
+    verifier.verify_snapshot(snapshot)
     evaluator = PKGEvaluator(snapshot)
     log.info("snapshot_validated", version=snapshot.version, checksum=snapshot.checksum)
     return evaluator

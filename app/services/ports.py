@@ -33,6 +33,23 @@ class SnapshotSource(Protocol):
     ) -> None: ...
 
 
+class SnapshotVerifier(Protocol):
+    """Decides whether a snapshot may be activated (signatures; `app/services/signing.py`)."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def verify_snapshot(self, snapshot: PKGSnapshotData) -> None: ...
+
+
+class AuditTrail(Protocol):
+    """The promotion history, as `GET /promotions/verify` walks it."""
+
+    async def get_audit_chain(self, env: str) -> list[dict[str, Any]]: ...
+
+    async def get_active_version(self, env: str) -> str | None: ...
+
+
 class SnapshotCache(Protocol):
     """Last-known-good storage on local disk."""
 

@@ -38,6 +38,11 @@ class PrometheusMetrics:
             "Activations that failed and kept the old evaluator",
             registry=r,
         )
+        self.signature_rejections = Counter(
+            "pkg_snapshot_signature_rejections",
+            "Snapshots refused at activation: signature missing, by an unknown key, or invalid",
+            registry=r,
+        )
         self.redis_reconnects = Counter(
             "pkg_redis_reconnect_count", "Reconnects of the change feed", registry=r
         )
@@ -64,6 +69,9 @@ class PrometheusMetrics:
 
     def activation_failed(self) -> None:
         self.activation_failures.inc()
+
+    def signature_rejected(self) -> None:
+        self.signature_rejections.inc()
 
     def redis_reconnect(self) -> None:
         self.redis_reconnects.inc()

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from app.api.auth import AdminRole, ReaderRole
 from app.api.body import JSONResponse, read_document, read_facts
+from app.api.bundles import is_gzip, read_bundle_body, signature_header
 from app.api.deps import GovernanceDep, SettingsDep
 from app.api.schemas import (
     MAX_ID,
@@ -27,7 +28,8 @@ router = APIRouter(prefix="/snapshots", tags=["snapshots"])
 DOCUMENT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "A policy document (DESIGN.md §2), as JSON or YAML",
+        "description": "A policy document (DESIGN.md §2) as JSON or YAML (optionally with a "
+        "`PKG-Signature: <key id>:<base64>` header from `pkgctl sign`), or a PKG bundle",
         "content": {
             "application/json": {
                 "schema": {"type": "object"},
@@ -56,6 +58,10 @@ DOCUMENT_BODY: dict[str, Any] = {
                 },
             },
             "application/yaml": {"schema": {"type": "string"}},
+            "application/gzip": {
+                "schema": {"type": "string", "format": "binary"},
+                "description": "A PKG export bundle (`pkgctl export`)",
+            },
         },
     }
 }
@@ -96,14 +102,36 @@ async def _fixtures(governance: Any, snapshot_id: int) -> list[Fixture]:
 async def create_snapshot(
     request: Request, governance: GovernanceDep, _role: AdminRole
 ) -> Response:
-    document = parse_policy_document(await read_document(request))
-    snapshot = await governance.create_snapshot(document)
+    if is_gzip(request):  # a PKG export bundle (`pkgctl export`)
+        snapshot = await governance.import_bundle(await read_bundle_body(request))
+        fixtures = await _fixtures(governance, snapshot.id)
+    else:
+        document = parse_policy_document(await read_document(request))
+        signature = signature_header(request)
+        snapshot = await governance.create_snapshot(document, signature=signature)
+        fixtures = list(document.fixtures)
     summary = await governance.client.snapshots.get_summary(snapshot.version)
-    body = _snapshot_body(snapshot, list(document.fixtures), summary)
+    body = _snapshot_body(snapshot, fixtures, summary)
     return JSONResponse(
         SnapshotResponse.model_validate(body).model_dump(mode="json"),
         status_code=201,
         headers={"Location": f"/snapshots/{snapshot.version}"},
+    )
+
+
+@router.get(
+    "/{version}/bundle",
+    summary="Export a snapshot as a PKG bundle (.tar.gz: document, fixtures, wasm, signature)",
+    response_class=Response,
+    responses={200: {"content": {"application/gzip": {}}}},
+)
+async def export_bundle(version: str, governance: GovernanceDep, _role: ReaderRole) -> Response:
+    data = await governance.export_bundle(version)
+    filename = "".join(c if c.isalnum() or c in "._-" else "_" for c in version)
+    return Response(
+        data,
+        media_type="application/gzip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.tar.gz"'},
     )
 
 
