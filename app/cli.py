@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from app import trust_cli
 from app.adapters.observability.logging import configure_logging
 from app.domain.document import parse_policy_document
 from app.domain.errors import DocumentError
@@ -88,13 +89,38 @@ def migrate(
     typer.echo("database is at the newest migration")
 
 
+SigningKey = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        envvar="PKG_SIGNING_KEY",
+        show_default=False,
+        help="Ed25519 private key (PEM) to sign with",
+    ),
+]
+SNAPSHOT_KEYS = ("version", "env", "engine", "checksum", "rules_count", "signing_key_id")
+
+
 @cli.command()
-def push(file: Path, url: Url = DEFAULT_URL, token: Token = None) -> None:
-    """Create a snapshot from a policy document (YAML or JSON)."""
+def push(
+    file: Path,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    key: SigningKey = None,
+    signature: Annotated[
+        Path | None, typer.Option(help="A detached signature from `pkgctl sign`")
+    ] = None,
+) -> None:
+    """Create a snapshot from a policy document (YAML or JSON), signed with --key if given."""
     document = read_document(file)
+    headers: dict[str, str] = {}
+    if signature is not None:
+        headers = {"PKG-Signature": trust_cli.signature_header_from_file(signature)}
+    elif key is not None:
+        headers = {"PKG-Signature": trust_cli.sign_document(document, key)["header"]}
     _print(
-        _call("POST", url, "/snapshots", token, json=document, expect=201),
-        keys=("version", "env", "engine", "checksum", "rules_count"),
+        _call("POST", url, "/snapshots", token, json=document, expect=201, headers=headers),
+        keys=SNAPSHOT_KEYS,
     )
 
 
@@ -219,14 +245,25 @@ def _call(
     json: Any = None,
     params: dict[str, Any] | None = None,
     expect: int = 200,
+    headers: dict[str, str] | None = None,
+    content: bytes | None = None,
+    raw: bool = False,
 ) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
     try:
         response = httpx.request(
-            method, url.rstrip("/") + path, json=json, params=params, headers=headers, timeout=30.0
+            method,
+            url.rstrip("/") + path,
+            json=json,
+            content=content,
+            params=params,
+            headers=headers,
+            timeout=30.0,
         )
     except httpx.HTTPError as exc:
         _fail(f"cannot reach {url}: {exc}")
+    if raw and response.status_code == expect:
+        return response.content
     body = response.json() if response.content else None
     if response.status_code != expect:
         detail = body.get("detail") if isinstance(body, dict) else response.text
@@ -246,6 +283,10 @@ def _print(body: Any, *, keys: tuple[str, ...] | None = None) -> None:
 def _fail(message: str) -> Any:
     typer.echo(message, err=True)
     raise typer.Exit(2)
+
+
+# keygen, sign, export, import, audit verify (app/trust_cli.py)
+trust_cli.register(cli, call=_call, show=_print, fail=_fail)
 
 
 def main() -> None:

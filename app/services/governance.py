@@ -186,6 +186,7 @@ class Governance:
         on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         env = env or self.env
+        await self._check_activatable(version)
         promotion: dict[str, Any] = await self.client.promote(
             version, env=env, actor=actor, reason=reason, force=force, on_behalf_of=on_behalf_of
         )
@@ -202,11 +203,22 @@ class Governance:
         on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         env = env or self.env
+        if to_version is not None:
+            await self._check_activatable(to_version)
         promotion: dict[str, Any] = await self.client.rollback(
             env=env, actor=actor, reason=reason, to_version=to_version, on_behalf_of=on_behalf_of
         )
         await self._announce(ChangeMessage(ACTIVATE, version=promotion["to_version"], env=env))
         return promotion
+
+    async def _check_activatable(self, version: str) -> None:
+        """With verification on, refuse (before anything changes) to promote what no replica
+        would activate; every replica checks again at activation whatever the database says."""
+        if not self.verifier.enabled:
+            return
+        snapshot = await self.snapshot(version)
+        snapshot.verify_checksum()
+        self.verifier.verify_snapshot(snapshot)
 
     # ------------------------------------------------------------------ canary lanes
     async def create_deployment(self, **fields: Any) -> dict[str, Any]:
