@@ -36,12 +36,12 @@ class Caller(NamedTuple):
 LOCAL_CALLER: Final = Caller(LOCAL_CALLER_NAME, "admin")
 
 
-def parse_token_entry(entry: str, *, role: Role, index: int) -> tuple[str, str]:
-    """`name:token` → (name, token); a bare `token` → (`<role>-<index>`, token)."""
+def parse_token_entry(entry: str) -> tuple[str | None, str]:
+    """`name:token` → (name, token); a bare `token` → (None, token)."""
     name, sep, token = entry.partition(":")
     if sep and token and NAME.fullmatch(name):
         return name, token
-    return f"{role}-{index}", entry
+    return None, entry
 
 
 class TokenTable:
@@ -52,8 +52,10 @@ class TokenTable:
         counters: dict[Role, int] = {"admin": 0, "evaluator": 0}
         names: set[str] = set()
         for entry, role in entries:
-            counters[role] += 1
-            name, token = parse_token_entry(entry, role=role, index=counters[role])
+            name, token = parse_token_entry(entry)
+            if name is None:  # bare tokens are numbered among themselves: admin-1, admin-2, …
+                counters[role] += 1
+                name = f"{role}-{counters[role]}"
             if name in names:
                 raise ValueError(f"two tokens are named {name!r}; token names must be unique")
             names.add(name)
