@@ -81,6 +81,10 @@ class Signer:
         self._key = private_key
         self.key_id = key_id_of(private_key.public_key())
 
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key.public_key()
+
     @classmethod
     def from_file(cls, path: Path) -> Signer:
         return cls(load_private_key(path))
