@@ -4,7 +4,7 @@
 `PKG_ADMIN_TOKENS=alice:tok1,ci:tok2` names each token's caller; a bare token (`tok1`) is still
 accepted and named `admin-1`, `admin-2`, … (`evaluator-1`, … for evaluator tokens). The name is
 who the audit trail records. Tokens are compared in constant time (sha256 digests, every entry
-compared) and never logged or stored: only their digests live in memory after start-up.
+compared) and never logged or stored: the table the routes use holds only their digests.
 """
 
 from __future__ import annotations
