@@ -85,6 +85,8 @@ class SnapshotSummary(BaseModel):
     activated_at: datetime | None = None
     notes: str | None = None
     rules_count: int | None = None
+    checksum_scheme: int | None = Field(None, description="1: pre-RFC 8785 JSON; 2: RFC 8785")
+    signing_key_id: str | None = Field(None, description="Who signed it (None: unsigned)")
 
 
 class SnapshotResponse(SnapshotSummary):

@@ -46,6 +46,8 @@ SUMMARY_COLUMNS = (
     SnapshotRow.created_at,
     SnapshotRow.activated_at,
     SnapshotRow.notes,
+    SnapshotRow.checksum_scheme,
+    SnapshotRow.signing_key_id,
 )
 
 

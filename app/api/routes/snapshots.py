@@ -83,6 +83,8 @@ def _snapshot_body(
         "created_at": info.get("created_at"),
         "activated_at": info.get("activated_at"),
         "rules_count": len(snapshot.rules),
+        "checksum_scheme": snapshot.checksum_scheme,
+        "signing_key_id": snapshot.signing_key_id,
         "document": document_from_snapshot(snapshot, fixtures),
     }
 
