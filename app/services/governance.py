@@ -17,12 +17,19 @@ from app.domain.bundle import MANIFEST as BUNDLE_MANIFEST
 from app.domain.bundle import is_pkg_bundle, read_bundle, write_bundle
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
 from app.domain.document import (
+    ENVIRONMENTS,
     Fixture,
     PolicyDocument,
     document_from_snapshot,
     parse_policy_document,
 )
-from app.domain.errors import BundleError, NotFoundError, SignatureError
+from app.domain.errors import (
+    BundleError,
+    DocumentError,
+    FieldError,
+    NotFoundError,
+    SignatureError,
+)
 from app.domain.fixtures import run_fixtures
 from app.domain.snapshot import PKGSnapshotData
 from app.domain.trust import SnapshotSignature, signing_payload, verify_chain
@@ -130,6 +137,9 @@ class Governance:
     async def verify_audit(self, env: str | None = None) -> dict[str, Any]:
         """Walk `env`'s audit chain; name the first row altered, removed or inserted."""
         env = env or self.env
+        if env not in ENVIRONMENTS:
+            allowed = ", ".join(ENVIRONMENTS)
+            raise DocumentError([FieldError("env", f"unknown env {env!r} (one of {allowed})")])
         trail: AuditTrail = self.client
         rows = await trail.get_audit_chain(env)
         active = await trail.get_active_version(env)

@@ -220,3 +220,9 @@ async def test_promotions_verify_passes_on_an_honest_history(api: httpx.AsyncCli
     report = (await api.get("/promotions/verify", params={"env": "prod"})).json()
 
     assert report == {"env": "prod", "ok": True, "rows": 4, "signed": False, "first_break": None}
+
+
+async def test_promotions_verify_names_an_unknown_env(api: httpx.AsyncClient) -> None:
+    response = await api.get("/promotions/verify", params={"env": "moon"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == "env"
