@@ -18,6 +18,8 @@ import pytest
 from app.domain.document import parse_policy_document
 from app.services.signing import Signer, generate_key_pair
 from tests.api.conftest import ADMIN, example, push_and_promote
+from tests.api.test_wasm_policy import wasm_document
+from tests.unit.wasm import wat
 
 pytestmark = pytest.mark.integration
 GZIP = {"Content-Type": "application/gzip"}
@@ -226,3 +228,32 @@ async def test_promotions_verify_names_an_unknown_env(api: httpx.AsyncClient) ->
     response = await api.get("/promotions/verify", params={"env": "moon"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == "env"
+
+
+async def test_a_wasm_snapshot_travels_with_its_module(app_factory: Any, tmp_path: Path) -> None:
+    signer, public = _key(tmp_path, "ci")
+    source = await app_factory(signing_key=tmp_path / "ci.pem", verify_keys=[public])
+    assert (await source.post("/snapshots", json=wasm_document("kitchen@1"))).status_code == 201
+    exported = (await source.get("/snapshots/kitchen@1/bundle")).content
+    with tarfile.open(fileobj=io.BytesIO(exported), mode="r:gz") as tar:
+        module = tar.extractfile("policy.wasm").read()  # type: ignore[union-attr]
+    assert module == wat.kitchen_wasm()
+
+    target = await app_factory(
+        verify_keys=[public],
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/target.db",
+        snapshot_cache_dir=tmp_path / "target-cache",
+    )
+    imported = await target.post("/snapshots", content=exported, headers=GZIP)
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["signing_key_id"] == signer.key_id
+    assert (await target.get("/snapshots/kitchen@1/bundle")).content == exported
+    await validate_and_promote(target, "kitchen@1")
+    decision = (await target.post("/evaluate", json={"tags": ["vip"]})).json()
+    assert decision["subtasks"] == wat.DECISION["subtasks"]
+
+
+async def validate_and_promote(api: httpx.AsyncClient, version: str) -> None:
+    run = await api.post("/validation/runs", json={"version": version})
+    assert run.status_code == 201 and run.json()["success"], run.text
+    assert (await api.post("/promotions", json={"version": version})).status_code == 201
