@@ -1,7 +1,10 @@
 """PKG: the policy-decision service. The seed's Python API is importable from here.
 
 Names resolve lazily, so `import app.domain...` (e.g. in a CLI or a test of the pure core)
-does not pull in the web framework, the database drivers or wasmtime.
+does not pull in the web framework, the database drivers or wasmtime. Resolving one of the
+seed's names installs the engines and feed adapters PKG ships (`app.wiring.install_defaults`,
+explicit and idempotent), so `PKGEvaluator(wasm_snapshot)` and `PKGManager(client, Redis())`
+work as the seed documents.
 """
 
 from __future__ import annotations
@@ -31,10 +34,7 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'app' has no attribute {name!r}")
-    if name in ("ENGINE_REGISTRY", "register_engine", "PKGEvaluator"):
-        # every built-in engine registers itself on import; make sure both are there
-        importlib.import_module("app.domain.native")
-        importlib.import_module("app.adapters.opa_wasm")
-    if name == "PKGManager":
-        importlib.import_module("app.lifespan")  # teaches it to wrap a raw redis client
+    from app.wiring import install_defaults
+
+    install_defaults()
     return getattr(importlib.import_module(module), name)

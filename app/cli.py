@@ -19,6 +19,7 @@ from app.domain.errors import DocumentError
 from app.domain.fixtures import run_fixtures
 from app.services.evaluator import PKGEvaluator
 from app.services.policy_text import load_policy_text
+from app.wiring import install_defaults
 
 cli = typer.Typer(
     help="PKG policy service: serve, push, validate, promote, evaluate.",
@@ -195,6 +196,7 @@ def test_document(file: Path) -> None:
         for error in exc.errors:
             typer.echo(f"{file}: {error.loc}: {error.msg}", err=True)
         raise typer.Exit(2) from exc
+    install_defaults()
     evaluator = PKGEvaluator(document.to_snapshot())
     report = run_fixtures(evaluator.evaluate, list(document.fixtures))
     for failure in report["failures"]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from app.adapters import opa_wasm
 from app.adapters.bus.memory import InProcessBus
@@ -23,12 +23,15 @@ from app.adapters.observability.metrics import PrometheusMetrics
 from app.adapters.opa_wasm import WasmLimits, configure
 from app.adapters.snapshot_cache import FileSnapshotCache
 from app.domain.document import parse_policy_document
-from app.services.feed import register_feed_adapter
 from app.services.governance import Governance, bootstrap
-from app.services.manager import PKGManager
+from app.services.manager import ManagerConfig, PKGManager
+from app.services.metrics import ManagerMetrics
 from app.services.policy_text import load_policy_text
+from app.services.ports import SnapshotSource
 from app.services.signing import Signer, Verifier
+from app.services.trust import Trust
 from app.settings import Settings
+from app.wiring import install_defaults
 
 log = structlog.get_logger("pkg.lifespan")
 _global_manager: PKGManager | None = None
@@ -43,6 +46,7 @@ async def initialize_global_pkg_manager(
 ) -> PKGManager:
     """The seed's entry point for library use: a started manager, reachable from anywhere."""
     global _global_manager
+    install_defaults()
     settings = settings or Settings()
     if _global_manager is not None:
         return _global_manager
@@ -64,41 +68,36 @@ async def reset_global_pkg_manager() -> None:
         await manager.stop()
 
 
-def _wrap_redis_client(client: object) -> RedisChangeFeed | None:
-    """The seed passes a redis.asyncio client to PKGManager: listen on it as a change feed."""
-    if isinstance(client, Redis):
-        return RedisChangeFeed(client)
-    return None
-
-
-register_feed_adapter(_wrap_redis_client)
+def manager_config(settings: Settings) -> ManagerConfig:
+    """The manager's fields of the settings (same names: env, intervals, timeout, identity)."""
+    names = {field.name for field in dataclasses.fields(ManagerConfig)}
+    return ManagerConfig(**settings.model_dump(include=names))
 
 
 def build_manager(
-    settings: Settings, client: Any, feed: Any, metrics: Any, verifier: Verifier | None = None
+    settings: Settings,
+    client: SnapshotSource,
+    feed: object,
+    metrics: ManagerMetrics,
+    verifier: Verifier | None = None,
 ) -> PKGManager:
     return PKGManager(
         client,
         feed,
-        env=settings.env,
         cache=FileSnapshotCache(settings.snapshot_cache_dir),
         metrics=metrics,
-        reconcile_interval_s=settings.reconcile_interval_s,
-        heartbeat_interval_s=settings.heartbeat_interval_s,
-        db_timeout_s=settings.db_timeout_s,
-        instance_id=settings.instance_id,
-        region=settings.region,
+        config=manager_config(settings),
         verifier=verifier or Verifier.from_specs(settings.verify_keys),
     )
 
 
-def build_trust(settings: Settings) -> tuple[Signer | None, Verifier]:
+def build_trust(settings: Settings) -> Trust:
     """The service's signing key and the keys it trusts (bad key files fail start-up)."""
     signer = Signer.from_file(settings.signing_key) if settings.signing_key else None
     verifier = Verifier.from_specs(settings.verify_keys)
     if signer is not None and verifier.enabled and signer.key_id not in verifier.key_ids:
         log.warning("signing_key_not_trusted", key_id=signer.key_id, trusted=verifier.key_ids)
-    return signer, verifier
+    return Trust(signer=signer, verifier=verifier)
 
 
 async def _migrate(settings: Settings) -> None:
@@ -132,13 +131,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     )
     await _migrate(settings)
-    signer, verifier = build_trust(settings)
+    trust = build_trust(settings)
     client = PKGClient(
         settings.database_url,
         env=settings.env,
-        audit_signer=signer.sign_audit_row if signer else None,
+        audit_signer=trust.signer.sign_audit_row if trust.signer else None,
     )
-    feed: Any = (
+    feed: RedisChangeFeed | InProcessBus = (
         RedisChangeFeed(
             settings.redis_url,
             channel=settings.redis_channel,
@@ -147,8 +146,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.redis_url
         else InProcessBus()
     )
-    manager = build_manager(settings, client, feed, app.state.metrics, verifier)
-    governance = Governance(client, manager, signer=signer, verifier=verifier)
+    manager = build_manager(settings, client, feed, app.state.metrics, trust.verifier)
+    governance = Governance(client, manager, trust=trust)
     if settings.seed_file is not None:
         await _bootstrap(settings, governance, settings.seed_file)
     await manager.start()

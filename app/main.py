@@ -11,6 +11,7 @@ from app.api.limits import BodySizeLimit
 from app.api.routes import evaluate, fleet, governance, health, snapshots
 from app.lifespan import lifespan
 from app.settings import Settings
+from app.wiring import install_defaults
 
 DESCRIPTION = """
 PKG decides which subtasks a task needs, in which order, and why: POST task facts to
@@ -23,6 +24,7 @@ evaluate and read. Errors are RFC 7807 `application/problem+json`.
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    install_defaults()  # the engines and feed adapters PKG ships, explicitly (app/wiring.py)
     app = FastAPI(
         title="PKG policy decision service",
         version="0.1.0",

@@ -5,12 +5,17 @@
 accepted and named `admin-1`, `admin-2`, … (`evaluator-1`, … for evaluator tokens). The name is
 who the audit trail records. Tokens are compared in constant time (sha256 digests, every entry
 compared) and never logged or stored: the table the routes use holds only their digests.
+
+With no tokens configured every route that needs a role answers only loopback clients: a
+request from any other address gets 403, however the server was started (`pkgctl serve`
+refuses to bind off loopback then; `uvicorn app.main:app --host 0.0.0.0` starts, and refuses).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from collections.abc import Iterable
 from typing import Annotated, Final, Literal, NamedTuple
@@ -106,6 +111,19 @@ def tokens_of(request: Request) -> TokenTable:
     return table
 
 
+def is_loopback_client(request: Request) -> bool:
+    """127.0.0.0/8 or ::1 (also ::ffff:127.x). A Unix-socket client (no address) is local."""
+    if request.client is None:
+        return True
+    try:
+        address = ipaddress.ip_address(request.client.host)
+    except ValueError:
+        return False  # a name, not an address: not provably loopback
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
 def require(role: Role) -> object:
     async def check(
         request: Request,
@@ -113,6 +131,12 @@ def require(role: Role) -> object:
     ) -> Caller:
         table = tokens_of(request)
         if not table.enabled:
+            if not is_loopback_client(request):
+                raise HTTPException(
+                    403,
+                    "no tokens are configured, so only loopback clients are served; set "
+                    "PKG_ADMIN_TOKENS (and PKG_EVALUATOR_TOKENS) to serve other addresses",
+                )
             return LOCAL_CALLER
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})

@@ -183,10 +183,3 @@ def assemble(outputs: Iterable[RuleOutput], *, dedupe_across: bool = True) -> di
     if dedupe_across and dag:
         dag = dedupe_edges(dag)
     return {"subtasks": subtasks, "dag": dag, "rules": rules}
-
-
-def build_outputs(
-    rules: Iterable[Rule], subtask_types: SubtaskTypes, *, dedupe_across: bool = True
-) -> dict[str, Any]:
-    """The uncompiled path: the output of `rules` (already fired, in order)."""
-    return assemble([compile_output(r, subtask_types) for r in rules], dedupe_across=dedupe_across)

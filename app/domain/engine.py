@@ -34,7 +34,10 @@ def build_engine(snapshot: PKGSnapshotData) -> PolicyEngine:
     try:
         factory = ENGINE_REGISTRY[snapshot.engine]
     except KeyError:
-        known = ", ".join(sorted(ENGINE_REGISTRY)) or "none"
+        known = (
+            ", ".join(sorted(ENGINE_REGISTRY))
+            or "none; app.wiring.install_defaults() adds native, wasm"
+        )
         raise UnknownEngineError(
             f"unknown engine {snapshot.engine!r} for snapshot {snapshot.version} "
             f"(registered: {known})"

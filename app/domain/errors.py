@@ -63,8 +63,10 @@ class BundleError(PKGError, ValueError):
     """A policy bundle file is malformed: truncated, too big, unsafe member, wrong checksum."""
 
 
-class EngineLoadError(PKGError):
-    """An engine could not be built from a snapshot (bad artifact, missing builtin, ...)."""
+class EngineLoadError(PKGError, ValueError):
+    """An engine could not be built from a snapshot (bad artifact, missing builtin, ...).
+
+    A ValueError, as the seed raises for a snapshot its engine cannot load."""
 
 
 class NotFoundError(PKGError):

@@ -29,7 +29,6 @@ from app.domain.conditions import (
     searcher,
 )
 from app.domain.dag import RuleOutput, assemble, compile_output
-from app.domain.engine import register_engine
 from app.domain.snapshot import DEFAULT_PRIORITY, PKGSnapshotData, Rule, decode_value
 
 Ranks = tuple[int, ...]
@@ -259,6 +258,3 @@ def _explain_rule(compiled: CompiledRule, facts: Mapping[str, Any]) -> dict[str,
         "disabled": compiled.disabled,
         "conditions": conditions,
     }
-
-
-register_engine("native", NativeRuleEngine)

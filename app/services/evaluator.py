@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -10,45 +9,36 @@ from typing import Any, Final
 
 import structlog
 
-from app.domain.engine import ENGINE_REGISTRY, PolicyEngine, build_engine
-from app.domain.errors import FactsError, UnknownEngineError
+from app.domain.engine import PolicyEngine, build_engine
+from app.domain.errors import FactsError
 from app.domain.facts import validate_facts
 from app.domain.snapshot import PKGSnapshotData
 
 log = structlog.get_logger("pkg.evaluator")
 
-# The engines PKG ships register themselves when their module is imported; a snapshot of one of
-# these types loads its module on first use (custom engines call `register_engine` themselves).
-BUILTIN_ENGINE_MODULES: Final = {
-    "native": "app.domain.native",
-    "wasm": "app.adapters.opa_wasm",
-}
 DEFAULT_MAX_FACTS_DEPTH: Final = 32
-
-
-def _ensure_registered(engine: str) -> None:
-    module = BUILTIN_ENGINE_MODULES.get(engine)
-    if engine not in ENGINE_REGISTRY and module is not None:
-        importlib.import_module(module)
 
 
 class PKGEvaluator:
     """Compiles a snapshot once; `evaluate` is sync, thread-safe and never raises for a policy
-    failure (it returns the error envelope). Bad facts raise `FactsError` (a ValueError)."""
+    failure (it returns the error envelope). Bad facts raise `FactsError` (a ValueError).
+
+    The engine comes from the registry (`app.wiring.install_default_engines()` puts `native`
+    and `wasm` there); an engine that cannot load the snapshot raises a `ValueError` subclass
+    (`UnknownEngineError`, `EngineLoadError`). `loaded_at` is a Unix time (float), as in the
+    seed; `loaded_at_iso` is the same instant as an aware datetime."""
 
     def __init__(self, snapshot: PKGSnapshotData) -> None:
-        _ensure_registered(snapshot.engine)
-        if snapshot.engine not in ENGINE_REGISTRY:
-            raise UnknownEngineError(
-                f"unknown engine {snapshot.engine!r} for snapshot {snapshot.version} "
-                f"(registered: {', '.join(sorted(ENGINE_REGISTRY)) or 'none'})"
-            )
         self.snapshot = snapshot
         self.version = snapshot.version
         self.engine_type = snapshot.engine
         self.checksum = snapshot.checksum
         self.engine: PolicyEngine = build_engine(snapshot)
-        self.loaded_at = datetime.now(UTC)
+        self.loaded_at: float = time.time()
+
+    @property
+    def loaded_at_iso(self) -> datetime:
+        return datetime.fromtimestamp(self.loaded_at, UTC)
 
     def evaluate(
         self, task_facts: Any, *, max_facts_depth: int = DEFAULT_MAX_FACTS_DEPTH

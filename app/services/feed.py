@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Protocol, cast
+
+import structlog
 
 from app.domain.change import ChangeMessage
+
+log = structlog.get_logger("pkg.manager")
 
 MessageHandler = Callable[[ChangeMessage], Awaitable[None]]
 SubscribedHandler = Callable[[], Awaitable[None]]
@@ -49,9 +53,45 @@ def adapt_feed(client: object) -> ChangeFeed | None:
     if client is None:
         return None
     if all(hasattr(client, name) for name in ("listen", "publish", "close", "connected")):
-        return client  # type: ignore[return-value]  # duck-typed ChangeFeed
+        return cast(ChangeFeed, client)  # it has every member a ChangeFeed has
     for adapter in FEED_ADAPTERS:
         feed = adapter(client)
         if feed is not None:
             return feed
-    raise TypeError(f"cannot use {type(client).__name__} as a change feed")
+    raise TypeError(
+        f"cannot use {type(client).__name__} as a change feed (a redis.asyncio.Redis needs "
+        "the adapter app.wiring.install_defaults() registers)"
+    )
+
+
+class FeedLink:
+    """The manager's side of a change feed, or of none (library use without one)."""
+
+    def __init__(self, feed: ChangeFeed | None, *, on_publish_failed: Callable[[], None]) -> None:
+        self.feed = feed
+        self._on_publish_failed = on_publish_failed
+
+    @property
+    def transport(self) -> str | None:
+        return getattr(self.feed, "transport", None) if self.feed is not None else None
+
+    @property
+    def redis_connected(self) -> bool:
+        """True only while subscribed to Redis (the in-process bus is not Redis)."""
+        return self.transport == "redis" and self.feed is not None and self.feed.connected
+
+    async def publish(self, message: ChangeMessage) -> bool:
+        """Publish; a failure is logged and reported to `on_publish_failed`, never raised."""
+        if self.feed is None:
+            return False
+        try:
+            await self.feed.publish(message)
+        except Exception as exc:
+            self._on_publish_failed()
+            log.warning("pkg_publish_failed", message=message.encode(), error=str(exc))
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self.feed is not None:
+            await self.feed.close()

@@ -7,53 +7,48 @@ replicas told (a publish failure is logged and counted, and replicas reconcile a
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 
 import structlog
 
-from app.domain.bundle import MANIFEST as BUNDLE_MANIFEST
-from app.domain.bundle import is_pkg_bundle, read_bundle, write_bundle
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
-from app.domain.document import (
-    ENVIRONMENTS,
-    Fixture,
-    PolicyDocument,
-    document_from_snapshot,
-    parse_policy_document,
-)
-from app.domain.errors import (
-    BundleError,
-    DocumentError,
-    FieldError,
-    NotFoundError,
-    SignatureError,
-)
+from app.domain.document import Fixture, PolicyDocument
+from app.domain.errors import NotFoundError, StoreUnavailableError
 from app.domain.fixtures import run_fixtures
 from app.domain.snapshot import PKGSnapshotData
-from app.domain.trust import SnapshotSignature, signing_payload, verify_chain
+from app.domain.trust import SnapshotSignature
 from app.services.evaluator import PKGEvaluator
 from app.services.manager import PKGManager
-from app.services.ports import AuditTrail
-from app.services.signing import NO_VERIFICATION, Signer, Verifier
+from app.services.ports import DeploymentChanges, GovernanceStore, NewDeployment, Row
+from app.services.trust import Trust
 
 log = structlog.get_logger("pkg.governance")
 
 
+@dataclass(frozen=True)
+class SnapshotView:
+    """A stored snapshot as the API shows it: the model, its fixtures, its list-row."""
+
+    snapshot: PKGSnapshotData
+    fixtures: list[Fixture]
+    summary: Row
+
+
+def fixtures_from_rows(rows: list[Row]) -> list[Fixture]:
+    return [Fixture(row["name"], row["input"], row["expect"]) for row in rows]
+
+
 class Governance:
+    """Every write the API makes, and every read it shows; routes talk to nothing else."""
+
     def __init__(
-        self,
-        client: Any,
-        manager: PKGManager,
-        *,
-        signer: Signer | None = None,
-        verifier: Verifier | None = None,
+        self, store: GovernanceStore, manager: PKGManager, *, trust: Trust | None = None
     ) -> None:
-        self.client = client
+        self.store = store
         self.manager = manager
-        self.signer = signer  # the service's key: signs unsigned snapshots and audit rows
-        self.verifier = verifier or NO_VERIFICATION
+        self.trust = trust or Trust()
 
     @property
     def env(self) -> str:
@@ -63,11 +58,11 @@ class Governance:
     async def create_snapshot(
         self, document: PolicyDocument, *, signature: SnapshotSignature | None = None
     ) -> PKGSnapshotData:
-        # build it once before storing: a document whose engine can't load is refused (422)
         candidate = document.to_snapshot()
-        signature = self._signature_for(candidate, signature)
+        signature = self.trust.signature_for(candidate, signature)  # 422 before anything else
+        # build it once before storing: a document whose engine can't load is refused (422)
         await asyncio.to_thread(PKGEvaluator, candidate)
-        snapshot: PKGSnapshotData = await self.client.create_snapshot(document, signature)
+        snapshot = await self.store.create_snapshot(document, signature)
         log.info(
             "snapshot_created",
             version=snapshot.version,
@@ -76,91 +71,73 @@ class Governance:
         )
         return snapshot
 
-    def _signature_for(
-        self, snapshot: PKGSnapshotData, given: SnapshotSignature | None
-    ) -> SnapshotSignature | None:
-        """The signature to store: the caller's (checked when we hold verify keys), else the
-        service's own; with verification on, an unsigned snapshot is refused before storing."""
-        if given is not None:
-            if self.verifier.enabled:
-                self.verifier.check(
-                    signing_payload(snapshot), key_id=given.key_id, signature=given.value
-                )
-            return given
-        if self.signer is not None:
-            return SnapshotSignature(*self.signer.sign_snapshot(snapshot))
-        if self.verifier.enabled:
-            raise SignatureError(
-                f"snapshot {snapshot.version}: signature missing (this service verifies "
-                "signatures: sign with `pkgctl sign` or push with PKG_SIGNING_KEY)"
-            )
-        return None
-
-    # ------------------------------------------------------------------ bundles
-    async def import_bundle(self, data: bytes) -> PKGSnapshotData:
+    async def import_bundle(self, data: bytes) -> tuple[PKGSnapshotData, list[Fixture]]:
         """Store a PKG export bundle, verifying its members, checksum and signature."""
-        if not await asyncio.to_thread(is_pkg_bundle, data):
-            raise BundleError(
-                f"not a PKG bundle: it has no {BUNDLE_MANIFEST} member (export one with "
-                "`pkgctl export`)"
-            )
-        bundle = await asyncio.to_thread(read_bundle, data)
-        document = replace(
-            parse_policy_document(bundle.document), checksum_scheme=bundle.checksum_scheme
-        )
-        if document.checksum != bundle.manifest.get("checksum"):
-            raise BundleError(
-                f"bundle checksum {bundle.manifest.get('checksum')!r} does not match its "
-                f"content ({document.checksum})"
-            )
-        return await self.create_snapshot(document, signature=bundle.signature)
+        document, signature = await self.trust.read_bundle(data)
+        return await self.create_snapshot(document, signature=signature), list(document.fixtures)
 
     async def export_bundle(self, version: str) -> bytes:
-        """A stored snapshot as bundle bytes; a snapshot whose content was altered is refused."""
         snapshot = await self.snapshot(version)
-        snapshot.verify_checksum()
-        rows = await self.client.get_validation_fixtures(snapshot.id)
-        fixtures = [Fixture(r["name"], r["input"], r["expect"]) for r in rows]
-        signature = (
-            SnapshotSignature(snapshot.signing_key_id, snapshot.signature)
-            if snapshot.signature and snapshot.signing_key_id
-            else None
-        )
-        return write_bundle(
-            document_from_snapshot(snapshot, fixtures),
-            checksum=snapshot.content_checksum(),
-            checksum_scheme=snapshot.checksum_scheme,
-            signature=signature,
-        )
+        return self.trust.write_bundle(snapshot, await self.fixtures(snapshot))
 
-    # ------------------------------------------------------------------ audit chain
     async def verify_audit(self, env: str | None = None) -> dict[str, Any]:
-        """Walk `env`'s audit chain; name the first row altered, removed or inserted."""
-        env = env or self.env
-        if env not in ENVIRONMENTS:
-            allowed = ", ".join(ENVIRONMENTS)
-            raise DocumentError([FieldError("env", f"unknown env {env!r} (one of {allowed})")])
-        trail: AuditTrail = self.client
-        rows = await trail.get_audit_chain(env)
-        active = await trail.get_active_version(env)
-        checked, found = verify_chain(
-            rows, check_signature=self.verifier.audit_row_problem, active_version=active
-        )
-        if found is not None:
-            log.warning("audit_chain_broken", env=env, **found.as_dict())
-        return {
-            "env": env,
-            "ok": found is None,
-            "rows": checked,
-            "signed": self.verifier.enabled,
-            "first_break": found.as_dict() if found else None,
-        }
+        return await self.trust.verify_audit(self.store, env or self.env)
 
     async def snapshot(self, version: str) -> PKGSnapshotData:
-        snapshot: PKGSnapshotData | None = await self.client.get_snapshot_by_version(version)
+        snapshot = await self.store.get_snapshot_by_version(version)
         if snapshot is None:
             raise NotFoundError(f"snapshot {version} does not exist")
         return snapshot
+
+    async def snapshot_id(self, version: str | None) -> int | None:
+        """The id of a stored version (404 if unknown), or None for no version (a filter)."""
+        return (await self.snapshot(version)).id if version else None
+
+    async def view(self, snapshot: PKGSnapshotData) -> SnapshotView:
+        summary = await self.store.get_snapshot_summary(snapshot.version) or {}
+        return SnapshotView(snapshot, await self.fixtures(snapshot), summary)
+
+    async def created_view(
+        self, snapshot: PKGSnapshotData, fixtures: list[Fixture]
+    ) -> SnapshotView:
+        """The view of a snapshot just committed, from what is known without a read: a failed
+        read-back must not answer 5xx for a stored snapshot (the client's retry would get 409)."""
+        try:
+            summary = await self.store.get_snapshot_summary(snapshot.version) or {}
+        except StoreUnavailableError as exc:
+            log.warning("snapshot_summary_unavailable", version=snapshot.version, error=str(exc))
+            summary = {}
+        return SnapshotView(snapshot, fixtures, summary)
+
+    async def snapshot_view(self, version: str) -> SnapshotView:
+        return await self.view(await self.snapshot(version))
+
+    async def active_snapshot_view(self, env: str | None = None) -> SnapshotView:
+        env = env or self.env
+        snapshot = await self.store.get_active_snapshot(env)
+        if snapshot is None:
+            raise NotFoundError(f"no active snapshot in env {env}")
+        return await self.view(snapshot)
+
+    async def list_snapshots(
+        self, *, env: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Row]:
+        return await self.store.list_snapshots(env=env, limit=limit, offset=offset)
+
+    async def delete_snapshot(self, version: str) -> None:
+        await self.store.delete_snapshot(version)
+        log.info("snapshot_deleted", version=version)
+
+    async def fixtures(self, snapshot: PKGSnapshotData) -> list[Fixture]:
+        return fixtures_from_rows(await self.fixture_rows(snapshot))
+
+    async def fixture_rows(self, snapshot: PKGSnapshotData) -> list[Row]:
+        return await self.store.get_validation_fixtures(snapshot.id)
+
+    async def add_fixtures(self, version: str, fixtures: list[Fixture]) -> list[Row]:
+        snapshot = await self.snapshot(version)
+        await self.store.add_fixtures(snapshot.id, fixtures)
+        return await self.fixture_rows(snapshot)
 
     async def simulate(self, version: str, facts: dict[str, Any]) -> dict[str, Any]:
         evaluator = await self.manager.load_evaluator(version)
@@ -170,19 +147,27 @@ class Governance:
     async def validate(self, version: str) -> dict[str, Any]:
         """Run every fixture of `version` in a sandbox evaluator (never the active one)."""
         snapshot = await self.snapshot(version)
-        rows = await self.client.get_validation_fixtures(snapshot.id)
-        fixtures = [Fixture(r["name"], r["input"], r["expect"]) for r in rows]
+        fixtures = await self.fixtures(snapshot)
         started = datetime.now(UTC)
-        run_id = await self.client.create_validation_run(snapshot.id, started_at=started)
+        run_id = await self.store.create_validation_run(snapshot.id, started_at=started)
         sandbox = await asyncio.to_thread(PKGEvaluator, snapshot)
         report = await asyncio.to_thread(run_fixtures, sandbox.evaluate, fixtures)
         success = report["total"] > 0 and report["failed"] == 0
         if report["total"] == 0:
             report["reason"] = "the snapshot has no fixtures; add some or promote with force"
-        await self.client.finish_validation_run(run_id, success=success, report=report)
+        await self.store.finish_validation_run(run_id, success=success, report=report)
         log.info("validation_finished", version=version, run_id=run_id, success=success)
-        run: dict[str, Any] = await self.client.get_validation_run(run_id)
+        return await self.validation_run(run_id)
+
+    async def validation_run(self, run_id: int) -> Row:
+        run = await self.store.get_validation_run(run_id)
+        if run is None:
+            raise NotFoundError(f"validation run {run_id} does not exist")
         return run
+
+    async def validation_runs(self, *, version: str | None = None, limit: int = 100) -> list[Row]:
+        snapshot_id = await self.snapshot_id(version)
+        return await self.store.get_validation_runs(snapshot_id=snapshot_id, limit=limit)
 
     # ------------------------------------------------------------------ promotion
     async def promote(
@@ -197,7 +182,7 @@ class Governance:
     ) -> dict[str, Any]:
         env = env or self.env
         await self._check_activatable(version)
-        promotion: dict[str, Any] = await self.client.promote(
+        promotion = await self.store.promote(
             version, env=env, actor=actor, reason=reason, force=force, on_behalf_of=on_behalf_of
         )
         await self._announce(ChangeMessage(ACTIVATE, version=version, env=env))
@@ -215,31 +200,74 @@ class Governance:
         env = env or self.env
         if to_version is not None:
             await self._check_activatable(to_version)
-        promotion: dict[str, Any] = await self.client.rollback(
+        promotion = await self.store.rollback(
             env=env, actor=actor, reason=reason, to_version=to_version, on_behalf_of=on_behalf_of
         )
         await self._announce(ChangeMessage(ACTIVATE, version=promotion["to_version"], env=env))
         return promotion
 
     async def _check_activatable(self, version: str) -> None:
-        """With verification on, refuse (before anything changes) to promote what no replica
-        would activate; every replica checks again at activation whatever the database says."""
-        if not self.verifier.enabled:
-            return
-        snapshot = await self.snapshot(version)
-        snapshot.verify_checksum()
-        self.verifier.verify_snapshot(snapshot)
+        if self.trust.verifier.enabled:
+            self.trust.check_activatable(await self.snapshot(version))
 
-    # ------------------------------------------------------------------ canary lanes
-    async def create_deployment(self, **fields: Any) -> dict[str, Any]:
-        deployment: dict[str, Any] = await self.client.create_deployment(**fields)
+    async def promotions(
+        self, *, version: str | None = None, env: str | None = None, limit: int = 100
+    ) -> list[Row]:
+        snapshot_id = await self.snapshot_id(version)
+        return await self.store.get_promotions(snapshot_id=snapshot_id, env=env, limit=limit)
+
+    # ------------------------------------------------------------------ canary lanes, devices
+    async def deployments(
+        self, *, target: str | None = None, region: str | None = None, active_only: bool = True
+    ) -> list[Row]:
+        return await self.store.get_deployments(
+            target=target, region=region, active_only=active_only
+        )
+
+    async def coverage(self, *, target: str | None = None, region: str | None = None) -> list[Row]:
+        return await self.store.get_deployment_coverage(target=target, region=region)
+
+    async def create_deployment(self, **lane: Unpack[NewDeployment]) -> Row:
+        deployment = await self.store.create_deployment(**lane)
         await self._deployments_changed()
         return deployment
 
-    async def update_deployment(self, deployment_id: int, **fields: Any) -> dict[str, Any]:
-        deployment: dict[str, Any] = await self.client.update_deployment(deployment_id, **fields)
+    async def update_deployment(
+        self, deployment_id: int, **changes: Unpack[DeploymentChanges]
+    ) -> Row:
+        deployment = await self.store.update_deployment(deployment_id, **changes)
         await self._deployments_changed()
         return deployment
+
+    async def heartbeat(
+        self,
+        device_id: str,
+        *,
+        device_type: str,
+        snapshot_id: int | None,
+        version: str | None,
+        region: str,
+    ) -> None:
+        """A device reports what it runs; a version alone is resolved to its snapshot (404)."""
+        if snapshot_id is None and version:
+            snapshot_id = await self.snapshot_id(version)
+        await self.store.update_device_heartbeat(
+            device_id, device_type, snapshot_id, version, region
+        )
+
+    async def devices(
+        self,
+        *,
+        device_type: str | None = None,
+        region: str | None = None,
+        version: str | None = None,
+        limit: int = 1000,
+    ) -> list[Row]:
+        snapshot_id = await self.snapshot_id(version)
+        rows = await self.store.get_device_versions(
+            device_type=device_type, region=region, snapshot_id=snapshot_id
+        )
+        return rows[:limit]
 
     async def _deployments_changed(self) -> None:
         await self.manager.refresh_deployments()
@@ -257,7 +285,7 @@ async def bootstrap(governance: Governance, document: PolicyDocument) -> bool:
     """First start of an empty store (`make run`): import, validate and promote a document.
 
     Returns False, changing nothing, when the env already has snapshots."""
-    existing = await governance.client.list_snapshots(env=document.env, limit=1)
+    existing = await governance.list_snapshots(env=document.env, limit=1)
     if existing:
         return False
     await governance.create_snapshot(document)

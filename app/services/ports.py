@@ -1,15 +1,39 @@
 """What the services need from the outside world, named for the role (STYLE.md: a pure core,
-adapters plugging in through small protocols)."""
+adapters plugging in through small protocols). `PKGClient` implements both stores; mypy checks
+it against them where the composition root hands it over (app/lifespan.py)."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 
+from app.domain.document import Fixture, PolicyDocument
 from app.domain.snapshot import PKGSnapshotData
+from app.domain.trust import SnapshotSignature
+
+Row = dict[str, Any]
+
+
+class NewDeployment(TypedDict):
+    """A canary lane to open (DESIGN.md §6)."""
+
+    snapshot_version: str
+    target: str
+    percent: int
+    region: NotRequired[str]  # default "global"
+    is_active: NotRequired[bool]  # default True
+
+
+class DeploymentChanges(TypedDict, total=False):
+    """What a PATCH may change on a lane; an absent key stays as it is."""
+
+    percent: int | None
+    is_active: bool | None
+    snapshot_version: str | None
 
 
 class SnapshotSource(Protocol):
-    """The database, as the manager sees it (`PKGClient` implements it)."""
+    """The database, as the manager sees it."""
 
     async def get_snapshot_by_version(self, version: str) -> PKGSnapshotData | None: ...
 
@@ -21,7 +45,7 @@ class SnapshotSource(Protocol):
         target: str | None = None,
         region: str | None = None,
         active_only: bool = True,
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[Row]: ...
 
     async def update_device_heartbeat(
         self,
@@ -48,6 +72,91 @@ class AuditTrail(Protocol):
     async def get_audit_chain(self, env: str) -> list[dict[str, Any]]: ...
 
     async def get_active_version(self, env: str) -> str | None: ...
+
+
+class GovernanceStore(SnapshotSource, Protocol):
+    """The database, as governance and its reads see it: every write is one transaction."""
+
+    # snapshots
+    async def create_snapshot(
+        self, document: PolicyDocument, signature: SnapshotSignature | None = None
+    ) -> PKGSnapshotData: ...
+
+    async def get_active_snapshot(self, env: str | None = None) -> PKGSnapshotData | None: ...
+
+    async def get_snapshot_summary(self, version: str) -> Row | None: ...
+
+    async def list_snapshots(
+        self, env: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Row]: ...
+
+    async def delete_snapshot(self, version: str) -> None: ...
+
+    async def add_fixtures(self, snapshot_id: int, fixtures: list[Fixture]) -> None: ...
+
+    async def get_validation_fixtures(self, snapshot_id: int) -> list[Row]: ...
+
+    # validation
+    async def create_validation_run(
+        self, snapshot_id: int, started_at: datetime | None = None
+    ) -> int: ...
+
+    async def finish_validation_run(
+        self, run_id: int, success: bool, report: dict[str, Any] | None = None
+    ) -> None: ...
+
+    async def get_validation_runs(
+        self, snapshot_id: int | None = None, limit: int = 100
+    ) -> list[Row]: ...
+
+    async def get_validation_run(self, run_id: int) -> Row | None: ...
+
+    # promotions
+    async def get_promotions(
+        self, snapshot_id: int | None = None, env: str | None = None, limit: int = 100
+    ) -> list[Row]: ...
+
+    async def promote(
+        self,
+        version: str,
+        *,
+        env: str,
+        actor: str,
+        reason: str | None = None,
+        force: bool = False,
+        metrics: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
+    ) -> Row: ...
+
+    async def rollback(
+        self,
+        *,
+        env: str,
+        actor: str,
+        reason: str | None = None,
+        to_version: str | None = None,
+        on_behalf_of: str | None = None,
+    ) -> Row: ...
+
+    async def get_audit_chain(self, env: str) -> list[Row]: ...
+
+    # canary lanes and devices
+    async def get_deployment_coverage(
+        self, target: str | None = None, region: str | None = None
+    ) -> list[Row]: ...
+
+    async def create_deployment(self, **lane: Unpack[NewDeployment]) -> Row: ...
+
+    async def update_deployment(
+        self, deployment_id: int, **changes: Unpack[DeploymentChanges]
+    ) -> Row: ...
+
+    async def get_device_versions(
+        self,
+        device_type: str | None = None,
+        region: str | None = None,
+        snapshot_id: int | None = None,
+    ) -> list[Row]: ...
 
 
 class SnapshotCache(Protocol):

@@ -48,12 +48,15 @@ async def app_factory(db_url: str, tmp_path: Path) -> AsyncIterator[Callable[...
     """Start an app (lifespan included) with settings overrides; stops them all at the end."""
     started: list[tuple[FastAPI, Any]] = []
 
-    async def start(**overrides: Any) -> httpx.AsyncClient:
+    async def start(
+        *, client: tuple[str, int] = ("127.0.0.1", 123), **overrides: Any
+    ) -> httpx.AsyncClient:
+        """`client` is the peer address the app sees (loopback unless a test says otherwise)."""
         app = create_app(make_settings(db_url, tmp_path, **overrides))
         context = app.router.lifespan_context(app)
         await context.__aenter__()
         started.append((app, context))
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, client=client)
         return httpx.AsyncClient(transport=transport, base_url="http://pkg.test", headers=AUTH)
 
     yield start

@@ -90,7 +90,7 @@ class PostgresServer:
         result = self._run(
             "initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8",
             "--no-locale",
-        )  # fmt: skip
+        )  # fmt: skip  # one line per option group reads like the shell command
         self._check(result, "initdb")
 
     def start(self) -> None:
@@ -101,7 +101,7 @@ class PostgresServer:
         result = self._run(
             "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,
             "-w", "-t", str(int(START_TIMEOUT_S)), "start",
-        )  # fmt: skip
+        )  # fmt: skip  # one line per option group reads like the shell command
         self._check(result, "pg_ctl start")
         self.running = True
         self._wait_ready()
@@ -132,7 +132,7 @@ class PostgresServer:
         result = self._run(
             "psql", "-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres",
             "-d", dbname, "-v", "ON_ERROR_STOP=1", "-Atc", sql,
-        )  # fmt: skip
+        )  # fmt: skip  # one line per option group reads like the shell command
         self._check(result, f"psql {sql!r}")
         return result.stdout
 

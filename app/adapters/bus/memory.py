@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-import structlog
-
 from app.adapters.bus.delivery import call_subscribed, cancel_swallowed, deliver
 from app.domain.change import ChangeMessage
 from app.services.feed import MessageHandler, SubscribedHandler
 
-log = structlog.get_logger("pkg.bus")
 BACKLOG_LIMIT = 1000
 
 

@@ -85,8 +85,13 @@ class PKGClient:
         await self.close()
 
     # ------------------------------------------------------------------ snapshots
-    async def get_active_snapshot(self) -> PKGSnapshotData | None:
-        return await self._run(self.snapshots.get_active_snapshot(self.env))
+    async def get_active_snapshot(self, env: str | None = None) -> PKGSnapshotData | None:
+        """The active snapshot of `env` (default: this client's env, as in the seed)."""
+        return await self._run(self.snapshots.get_active_snapshot(env or self.env))
+
+    async def get_snapshot_summary(self, version: str) -> dict[str, Any] | None:
+        """The list-row of one snapshot (is_active, created_at, activated_at, rules_count)."""
+        return await self._run(self.snapshots.get_summary(version))
 
     async def get_snapshot_by_version(self, version: str) -> PKGSnapshotData | None:
         return await self._run(self.snapshots.get_snapshot_by_version(version))

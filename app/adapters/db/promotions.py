@@ -108,9 +108,10 @@ class SqlPromotionRepository:
                     f"snapshot {version} {why}; validate it or promote with force"
                 )
             audit = {**(metrics or {}), "forced": force, "validation_run_id": run and run["id"]}
-            return await _switch(conn, target, env=env, actor=actor, reason=reason,
-                                 action="promote", metrics=audit,
-                                 trail=_Trail(self.audit_signer, on_behalf_of))  # fmt: skip
+            return await _switch(
+                conn, target, env=env, actor=actor, reason=reason, action="promote", metrics=audit,
+                trail=_Trail(self.audit_signer, on_behalf_of),
+            )  # fmt: skip
 
     async def rollback(
         self,
@@ -121,14 +122,21 @@ class SqlPromotionRepository:
         to_version: str | None = None,
         on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
-        """Back to `to_version`, or to the version that was active before the current one."""
+        """Undo the newest promotion not yet undone (so rollbacks walk the history back:
+        v1→v2→v3, rollback → v2, rollback → v1), or go to a named `to_version` (a switch that a
+        later rollback undoes like a promotion). The audit row of an undo names the promotion
+        it undid in `metrics.undoes`."""
         async with writing(self.engine) as conn:
             await _lock_env(conn, env)
-            version = to_version or await _previous_version(conn, env)
-            target = await _target(conn, version, env=env)
-            return await _switch(conn, target, env=env, actor=actor, reason=reason,
-                                 action="rollback", metrics={"forced": False},
-                                 trail=_Trail(self.audit_signer, on_behalf_of))  # fmt: skip
+            audit: dict[str, Any] = {"forced": False}
+            if to_version is None:
+                undone = await _newest_not_undone(conn, env)
+                to_version, audit["undoes"] = undone.from_version, undone.id
+            target = await _target(conn, to_version, env=env)
+            return await _switch(
+                conn, target, env=env, actor=actor, reason=reason, action="rollback", metrics=audit,
+                trail=_Trail(self.audit_signer, on_behalf_of),
+            )  # fmt: skip
 
 
 async def _lock_env(conn: AsyncConnection, env: str) -> None:
@@ -158,20 +166,35 @@ async def _active_version(conn: AsyncConnection, env: str) -> str | None:
     return version
 
 
-async def _previous_version(conn: AsyncConnection, env: str) -> str:
+@dataclass(frozen=True)
+class _Switch:
+    id: int
+    from_version: str
+
+
+async def _newest_not_undone(conn: AsyncConnection, env: str) -> _Switch:
+    """The env's audit trail read as a stack: promotions (and named rollbacks) push, each undo
+    pops the newest entry it names. What a rollback undoes now is the top of that stack."""
     active = await _active_version(conn, env)
     if active is None:
         raise PromotionRefusedError(f"nothing to roll back to: no active snapshot in {env}")
     query = (
-        select(PromotionRow.from_version)
-        .where(PromotionRow.env == env, PromotionRow.to_version == active, PromotionRow.success)
+        select(PromotionRow.id, PromotionRow.from_version, PromotionRow.metrics)
+        .where(PromotionRow.env == env, PromotionRow.success)
         .order_by(PromotionRow.id.desc())
-        .limit(1)
     )
-    previous: str | None = (await conn.execute(query)).scalar_one_or_none()
-    if previous is None:
-        raise PromotionRefusedError(f"nothing to roll back to: {active} has no predecessor")
-    return previous
+    undone: set[int] = set()
+    for row in await conn.execute(query):
+        metrics = row.metrics or {}
+        if "forced" not in metrics:
+            continue  # a bare audit row (the seed's `create_promotion`) switched nothing
+        if metrics.get("undoes") is not None:
+            undone.add(int(metrics["undoes"]))
+        elif row.id not in undone:
+            if row.from_version is None:
+                break
+            return _Switch(row.id, row.from_version)
+    raise PromotionRefusedError(f"nothing to roll back to: {active} has no predecessor")
 
 
 async def _switch(

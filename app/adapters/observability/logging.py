@@ -37,6 +37,7 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         # a bound logger that drops lower levels before any processor runs: DEBUG events on
         # the /evaluate path cost a method call, not a render
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        # PrintLoggerFactory wants a TextIO; _CurrentStderr has the write/flush it calls
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

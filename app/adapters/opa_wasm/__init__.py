@@ -1,6 +1,7 @@
 """OPA WebAssembly policies on wasmtime (DESIGN.md §4).
 
-Importing this package registers the `wasm` engine type. Without wasmtime installed, `wasm`
+`app.wiring.install_default_engines()` registers `build_wasm_engine` as the `wasm` engine
+type (nothing registers at import). Without wasmtime installed, `wasm`
 snapshots get `OpaWasmFallback`, which evaluates to an empty decision marked `wasm-fallback`.
 """
 
@@ -13,7 +14,7 @@ import structlog
 from app.adapters.opa_wasm.errors import WasmEvaluationError
 from app.adapters.opa_wasm.fallback import FALLBACK_RULE_ID, OpaWasmFallback
 from app.adapters.opa_wasm.limits import WasmLimits, configure, current_limits
-from app.domain.engine import PolicyEngine, register_engine
+from app.domain.engine import PolicyEngine
 from app.domain.snapshot import PKGSnapshotData
 
 log = structlog.get_logger("pkg.wasm")
@@ -34,8 +35,6 @@ def build_wasm_engine(snapshot: PKGSnapshotData) -> PolicyEngine:
         return OpaWasmFallback(snapshot)
     return OpaWasm.from_snapshot(snapshot)
 
-
-register_engine("wasm", build_wasm_engine)
 
 __all__ = [
     "FALLBACK_RULE_ID",

@@ -191,7 +191,7 @@ class WasmInstance:
         # opa_eval resets the heap to its heap_ptr argument itself: no opa_heap_ptr_set needed
         addr = self._call("opa_eval", 0, self._entrypoint_id, self._data, heap, size,
             heap + size, 0,
-        )  # fmt: skip
+        )  # fmt: skip  # the arguments grouped as the OPA ABI lists them
         return self._read_cstring(store, addr)
 
     def _evaluate_with_context(self, payload: bytes) -> bytes:
@@ -204,7 +204,7 @@ class WasmInstance:
         if "opa_eval_ctx_set_entrypoint" in func:
             self._call("opa_eval_ctx_set_entrypoint", ctx,
                 self._entrypoint_id,
-            )  # fmt: skip
+            )  # fmt: skip  # the call reads as the ABI's (ctx, entrypoint) pair
         code = self._call("eval", ctx)
         if code != 0:
             raise WasmEvaluationError(f"wasm eval() returned error code {code}")

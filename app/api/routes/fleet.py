@@ -29,10 +29,7 @@ async def list_deployments(
     region: str | None = None,
     active_only: bool = True,
 ) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = await governance.client.get_deployments(
-        target=target, region=region, active_only=active_only
-    )
-    return rows
+    return await governance.deployments(target=target, region=region, active_only=active_only)
 
 
 @router.post(
@@ -75,10 +72,7 @@ async def coverage(
     target: str | None = None,
     region: str | None = None,
 ) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = await governance.client.get_deployment_coverage(
-        target=target, region=region
-    )
-    return rows
+    return await governance.coverage(target=target, region=region)
 
 
 @router.post(
@@ -89,13 +83,10 @@ async def coverage(
 async def heartbeat(
     device_id: DeviceId, body: HeartbeatRequest, governance: GovernanceDep, _role: ReaderRole
 ) -> Response:
-    snapshot_id = body.snapshot_id
-    if snapshot_id is None and body.version:
-        snapshot_id = (await governance.snapshot(body.version)).id
-    await governance.client.update_device_heartbeat(
-        device_id=device_id,
+    await governance.heartbeat(
+        device_id,
         device_type=body.device_type,
-        snapshot_id=snapshot_id,
+        snapshot_id=body.snapshot_id,
         version=body.version,
         region=body.region,
     )
@@ -111,8 +102,6 @@ async def list_devices(
     version: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[dict[str, Any]]:
-    snapshot_id = (await governance.snapshot(version)).id if version else None
-    rows: list[dict[str, Any]] = await governance.client.get_device_versions(
-        device_type=device_type, region=region, snapshot_id=snapshot_id
+    return await governance.devices(
+        device_type=device_type, region=region, version=version, limit=limit
     )
-    return rows[:limit]

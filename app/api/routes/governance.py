@@ -17,7 +17,6 @@ from app.api.schemas import (
     ValidationRunRequest,
     ValidationRunResponse,
 )
-from app.domain.errors import NotFoundError
 
 router = APIRouter(tags=["governance"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -39,21 +38,14 @@ async def run_validation(
 async def list_validation_runs(
     governance: GovernanceDep, _role: ReaderRole, version: str | None = None, limit: Limit = 100
 ) -> list[dict[str, Any]]:
-    snapshot_id = (await governance.snapshot(version)).id if version else None
-    runs: list[dict[str, Any]] = await governance.client.get_validation_runs(
-        snapshot_id=snapshot_id, limit=limit
-    )
-    return runs
+    return await governance.validation_runs(version=version, limit=limit)
 
 
 @router.get("/validation/runs/{run_id}", response_model=ValidationRunResponse)
 async def read_validation_run(
     run_id: Annotated[int, Path(ge=1, le=MAX_ID)], governance: GovernanceDep, _role: ReaderRole
 ) -> dict[str, Any]:
-    run: dict[str, Any] | None = await governance.client.get_validation_run(run_id)
-    if run is None:
-        raise NotFoundError(f"validation run {run_id} does not exist")
-    return run
+    return await governance.validation_run(run_id)
 
 
 @router.post(
@@ -83,11 +75,7 @@ async def list_promotions(
     env: str | None = None,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
-    snapshot_id = (await governance.snapshot(version)).id if version else None
-    rows: list[dict[str, Any]] = await governance.client.get_promotions(
-        snapshot_id=snapshot_id, env=env, limit=limit
-    )
-    return rows
+    return await governance.promotions(version=version, env=env, limit=limit)
 
 
 @router.post(

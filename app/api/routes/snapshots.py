@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -20,8 +21,7 @@ from app.api.schemas import (
     SnapshotSummary,
 )
 from app.domain.document import Fixture, document_from_snapshot, parse_policy_document
-from app.domain.errors import NotFoundError
-from app.domain.snapshot import PKGSnapshotData
+from app.services.governance import SnapshotView
 
 router = APIRouter(prefix="/snapshots", tags=["snapshots"])
 
@@ -67,10 +67,18 @@ DOCUMENT_BODY: dict[str, Any] = {
 }
 
 
-def _snapshot_body(
-    snapshot: PKGSnapshotData, fixtures: list[Fixture], summary: dict[str, Any] | None
-) -> dict[str, Any]:
-    info = summary or {}
+# what RFC 3986 lets a path segment carry as is (pchar); everything else is percent-encoded
+PATH_SEGMENT_SAFE = "!$&'()*+,;=:@"
+
+
+def snapshot_location(version: str) -> str:
+    """The `Location` of a stored version: percent-encoded, so any version the document allows
+    fits in an HTTP header (`日本語@1` → `/snapshots/%E6%97%A5%E6%9C%AC%E8%AA%9E@1`)."""
+    return f"/snapshots/{quote(version, safe=PATH_SEGMENT_SAFE)}"
+
+
+def _snapshot_body(view: SnapshotView) -> dict[str, Any]:
+    snapshot, info = view.snapshot, view.summary
     return {
         "id": snapshot.id,
         "version": snapshot.version,
@@ -85,13 +93,8 @@ def _snapshot_body(
         "rules_count": len(snapshot.rules),
         "checksum_scheme": snapshot.checksum_scheme,
         "signing_key_id": snapshot.signing_key_id,
-        "document": document_from_snapshot(snapshot, fixtures),
+        "document": document_from_snapshot(snapshot, view.fixtures),
     }
-
-
-async def _fixtures(governance: Any, snapshot_id: int) -> list[Fixture]:
-    rows = await governance.client.get_validation_fixtures(snapshot_id)
-    return [Fixture(r["name"], r["input"], r["expect"]) for r in rows]
 
 
 @router.post(
@@ -105,20 +108,18 @@ async def create_snapshot(
     request: Request, governance: GovernanceDep, _role: AdminRole
 ) -> Response:
     if is_gzip(request):  # a PKG export bundle (`pkgctl export`)
-        snapshot = await governance.import_bundle(await read_bundle_body(request))
-        fixtures = await _fixtures(governance, snapshot.id)
+        snapshot, fixtures = await governance.import_bundle(await read_bundle_body(request))
+        headers = {"Location": snapshot_location(snapshot.version)}
     else:
         document = parse_policy_document(await read_document(request))
+        # every header is built before the commit: nothing after it may fail unheard
+        headers = {"Location": snapshot_location(document.version)}
         signature = signature_header(request)
         snapshot = await governance.create_snapshot(document, signature=signature)
         fixtures = list(document.fixtures)
-    summary = await governance.client.snapshots.get_summary(snapshot.version)
-    body = _snapshot_body(snapshot, fixtures, summary)
-    return JSONResponse(
-        SnapshotResponse.model_validate(body).model_dump(mode="json"),
-        status_code=201,
-        headers={"Location": f"/snapshots/{snapshot.version}"},
-    )
+    view = await governance.created_view(snapshot, fixtures)
+    body = SnapshotResponse.model_validate(_snapshot_body(view)).model_dump(mode="json")
+    return JSONResponse(body, status_code=201, headers=headers)
 
 
 @router.get(
@@ -145,36 +146,26 @@ async def list_snapshots(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = await governance.client.list_snapshots(
-        env=env, limit=limit, offset=offset
-    )
-    return rows
+    return await governance.list_snapshots(env=env, limit=limit, offset=offset)
 
 
 @router.get("/active", response_model=SnapshotResponse, summary="The active snapshot of an env")
 async def active_snapshot(
     governance: GovernanceDep, settings: SettingsDep, _role: ReaderRole, env: str | None = None
 ) -> dict[str, Any]:
-    env = env or settings.env
-    snapshot = await governance.client.snapshots.get_active_snapshot(env)
-    if snapshot is None:
-        raise NotFoundError(f"no active snapshot in env {env}")
-    summary = await governance.client.snapshots.get_summary(snapshot.version)
-    return _snapshot_body(snapshot, await _fixtures(governance, snapshot.id), summary)
+    return _snapshot_body(await governance.active_snapshot_view(env or settings.env))
 
 
 @router.get("/{version}", response_model=SnapshotResponse, summary="A snapshot, with its rules")
 async def read_snapshot(
     version: str, governance: GovernanceDep, _role: ReaderRole
 ) -> dict[str, Any]:
-    snapshot = await governance.snapshot(version)
-    summary = await governance.client.snapshots.get_summary(version)
-    return _snapshot_body(snapshot, await _fixtures(governance, snapshot.id), summary)
+    return _snapshot_body(await governance.snapshot_view(version))
 
 
 @router.delete("/{version}", status_code=204, summary="Delete a snapshot that was never active")
 async def delete_snapshot(version: str, governance: GovernanceDep, _role: AdminRole) -> Response:
-    await governance.client.delete_snapshot(version)
+    await governance.delete_snapshot(version)
     return Response(status_code=204)
 
 
@@ -200,17 +191,12 @@ async def simulate(
 async def list_fixtures(
     version: str, governance: GovernanceDep, _role: ReaderRole
 ) -> list[dict[str, Any]]:
-    snapshot = await governance.snapshot(version)
-    rows: list[dict[str, Any]] = await governance.client.get_validation_fixtures(snapshot.id)
-    return rows
+    return await governance.fixture_rows(await governance.snapshot(version))
 
 
 @router.post("/{version}/fixtures", status_code=201, response_model=list[FixtureModel])
 async def add_fixtures(
     version: str, body: FixturesRequest, governance: GovernanceDep, _role: AdminRole
 ) -> list[dict[str, Any]]:
-    snapshot = await governance.snapshot(version)
     fixtures = [Fixture(f.name, f.input, f.expect) for f in body.fixtures]
-    await governance.client.add_fixtures(snapshot.id, fixtures)
-    rows: list[dict[str, Any]] = await governance.client.get_validation_fixtures(snapshot.id)
-    return rows
+    return await governance.add_fixtures(version, fixtures)

@@ -80,28 +80,48 @@ async def test_unknown_version_or_wrong_env_changes_nothing(client: PKGClient) -
     assert await client.get_active_version("staging") is None
 
 
-async def test_rollback_returns_to_the_previous_version_and_is_audited(
+async def test_rollbacks_walk_the_promotion_history_back_and_are_audited(
     client: PKGClient,
 ) -> None:
+    # issue 16 item 7: promote v1, v2, v3; rollback → v2; rollback → v1 (not back to v3)
     with pytest.raises(PromotionRefusedError, match="nothing to roll back"):
         await client.rollback(env="prod", actor="t")
-    for version in ("rules@1.0.0", "rules@2.0.0"):
+    for version in ("v1", "v2", "v3"):
         await client.create_snapshot(make_document(version))
         await client.promote(version, env="prod", actor="t", force=True)
 
     rolled = await client.rollback(env="prod", actor="oncall", reason="p95 up")
-    again = await client.rollback(env="prod", actor="oncall")
-
-    assert (rolled["from_version"], rolled["to_version"]) == ("rules@2.0.0", "rules@1.0.0")
+    assert (rolled["from_version"], rolled["to_version"]) == ("v3", "v2")
     assert rolled["action"] == "rollback" and rolled["reason"] == "p95 up"
-    assert (again["from_version"], again["to_version"]) == ("rules@1.0.0", "rules@2.0.0")
-    assert await client.get_active_version("prod") == "rules@2.0.0"
-    assert [p["action"] for p in await client.get_promotions(env="prod")] == [
-        "rollback",
-        "rollback",
-        "promote",
-        "promote",
+    again = await client.rollback(env="prod", actor="oncall")
+    assert (again["from_version"], again["to_version"]) == ("v2", "v1")
+    assert await client.get_active_version("prod") == "v1"
+    before = await _state(client)
+    with pytest.raises(PromotionRefusedError, match="no predecessor"):
+        await client.rollback(env="prod", actor="oncall")
+    assert await _state(client) == before  # a refused rollback changes and audits nothing
+    trail = await client.get_promotions(env="prod")
+    assert [(p["action"], p["to_version"]) for p in trail] == [
+        ("rollback", "v1"),
+        ("rollback", "v2"),
+        ("promote", "v3"),
+        ("promote", "v2"),
+        ("promote", "v1"),
     ]
+    assert [p["metrics"].get("undoes") for p in trail[:2]] == [trail[3]["id"], trail[2]["id"]]
+
+
+async def test_a_rollback_after_a_new_promotion_undoes_that_promotion(client: PKGClient) -> None:
+    for version in ("v1", "v2", "v3"):
+        await client.create_snapshot(make_document(version))
+    for version in ("v1", "v2"):
+        await client.promote(version, env="prod", actor="t", force=True)
+    await client.rollback(env="prod", actor="t")  # → v1
+    await client.promote("v3", env="prod", actor="t", force=True)  # v1 → v3
+
+    assert (await client.rollback(env="prod", actor="t"))["to_version"] == "v1"
+    with pytest.raises(PromotionRefusedError, match="no predecessor"):
+        await client.rollback(env="prod", actor="t")  # v1's own promotion had no predecessor
 
 
 async def test_rollback_to_a_named_version(client: PKGClient) -> None:

@@ -51,4 +51,4 @@ async def test_a_cancelled_call_still_returns_its_connection(db_url: str) -> Non
         assert await client.list_snapshots() == []
     finally:
         await client.close()
-    assert client.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert client.engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # Pool base lacks checkedout

@@ -151,3 +151,33 @@ def test_both_replicas_report_themselves_as_converged_devices(fleet: Fleet) -> N
         return versions == {"pkg-service:a": "fleet@2", "pkg-service:b": "fleet@2"}
 
     wait_until(converged, within=5)
+
+
+def test_an_operator_override_after_a_promotion_lasts_until_the_db_changes(fleet: Fleet) -> None:
+    # issue 16 item 4: `redis-cli PUBLISH pkg_updates activate:<stored version>` right after a
+    # promotion swaps both replicas, and reconciles must not swap them back
+    import redis
+
+    for version in ("fleet@5", "fleet@6"):
+        if fleet.a.get(f"/snapshots/{version}").status_code == 404:
+            fleet.push(version)
+    fleet.promote("fleet@5")
+    for replica in (fleet.a, fleet.b):
+        wait_until(partial(serves, replica, "fleet@5"), within=RECONCILE_S + 1)
+    with redis.Redis.from_url(fleet.redis.url) as client:
+        client.publish("pkg_updates", "activate:fleet@1")
+    for replica in (fleet.a, fleet.b):
+        wait_until(partial(serves, replica, "fleet@1"), within=1.0)
+    reconciled = [r.metadata()["last_activation"] for r in (fleet.a, fleet.b)]
+    threading.Event().wait(RECONCILE_S * 2 + 0.5)  # two reconcile ticks pass on each replica
+    for replica, activated in zip((fleet.a, fleet.b), reconciled, strict=True):
+        assert replica.serves() == "fleet@1"
+        assert replica.metadata()["last_activation"] == activated  # no swap back and forth
+        assert replica.health()["db_active_version"] == "fleet@5"
+    fleet.promote("fleet@6")  # the DB's active version changes: the override ends
+    for replica in (fleet.a, fleet.b):
+        wait_until(partial(serves, replica, "fleet@6"), within=RECONCILE_S + 1)
+
+
+def serves(replica: Replica, version: str) -> bool:
+    return replica.serves() == version

@@ -114,7 +114,7 @@ def comparable(output: dict[str, Any]) -> dict[str, Any]:
 def straightforward(document: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
     """A plain evaluation (no index, no generated code): the oracle when reference.py is absent."""
     from app.domain.conditions import compile_condition
-    from app.domain.dag import build_outputs
+    from app.domain.dag import assemble, compile_output
     from app.domain.native import firing_order
 
     snapshot = snapshot_of(document)
@@ -123,7 +123,7 @@ def straightforward(document: dict[str, Any], facts: dict[str, Any]) -> dict[str
         for rule in firing_order(snapshot.rules)
         if not rule["disabled"] and all(compile_condition(c)(facts) for c in rule["conditions"])
     ]
-    return build_outputs(fired, snapshot.subtask_types)
+    return assemble([compile_output(rule, snapshot.subtask_types) for rule in fired])
 
 
 def oracle(document: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:

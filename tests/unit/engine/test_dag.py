@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.domain.dag import build_outputs
+from app.domain.dag import assemble, compile_output
 from tests.unit.engine.snapshots import engine_of
 
 
@@ -82,6 +82,6 @@ def test_duplicate_rule_names_do_not_repeat_an_edge() -> None:
             {"subtask_type": "t", "name": "b", "relationship_type": "ORDERS"},
         ],
     }
-    output = build_outputs([rule, {**rule, "id": "y"}], {})
+    output = assemble([compile_output(r, {}) for r in (rule, {**rule, "id": "y"})])
     assert len(output["dag"]) == 1
     assert len(output["subtasks"]) == 4

@@ -67,6 +67,7 @@ class FakeStore:
         self.down = False
         self.heartbeats: list[dict[str, Any]] = []
         self.deployments: list[dict[str, Any]] = []
+        self.version_reads = 0
 
     def add(self, version: str, *, active: bool = False, env: str = "prod") -> None:
         self.snapshots[version] = make_snapshot(
@@ -85,6 +86,7 @@ class FakeStore:
 
     async def get_active_version(self, env: str) -> str | None:
         self._check()
+        self.version_reads += 1
         return self.active.get(env)
 
     async def get_deployments(
@@ -121,6 +123,11 @@ def served(manager: PKGManager) -> str | None:
     if evaluator is None:
         return None
     return str(evaluator.evaluate({"tags": ["vip"]})["subtasks"][0]["params"]["v"])
+
+
+async def subscribed(store: FakeStore) -> None:
+    """Wait for the listener's reconcile on subscribe (the start-up one read the DB first)."""
+    await eventually(lambda: store.version_reads >= 2)
 
 
 @pytest.fixture
@@ -163,6 +170,39 @@ async def test_an_activate_message_swaps_and_the_override_lasts_until_the_db_cha
         await manager.reconcile()
         assert served(manager) == "v2"  # the DB still says v1, as it did last time we looked
         store.active["prod"] = "v3"
+        await manager.reconcile()
+        assert served(manager) == "v3"
+
+
+async def test_an_override_published_right_after_a_promotion_survives_the_next_reconcile(
+    store: FakeStore, tmp_path: Path
+) -> None:
+    # issue 16 item 4: promote v2 (the DB changes, the replica activates it as the API does),
+    # then an operator publishes `activate:v1`; the DB's active version has not changed since
+    async with manager_for(store, tmp_path) as manager:
+        await subscribed(store)
+        store.active["prod"] = "v2"
+        assert await manager.activate("v2", source="api")
+        await manager.publish(ChangeMessage(ACTIVATE, version="v1"))
+        await eventually(lambda: served(manager) == "v1")
+        await manager.reconcile()
+        assert served(manager) == "v1"
+        assert manager.get_health_status()["db_active_version"] == "v2"
+        store.active["prod"] = "v3"  # the override lasts until the DB's active version changes
+        await manager.reconcile()
+        assert served(manager) == "v3"
+
+
+async def test_an_override_after_a_promotion_heard_on_the_feed_also_lasts(
+    store: FakeStore, tmp_path: Path
+) -> None:
+    async with manager_for(store, tmp_path) as manager:  # a replica that did not take the write
+        await subscribed(store)
+        store.active["prod"] = "v2"
+        await manager.publish(ChangeMessage(ACTIVATE, version="v2"))
+        await eventually(lambda: served(manager) == "v2")
+        await manager.publish(ChangeMessage(ACTIVATE, version="v3"))
+        await eventually(lambda: served(manager) == "v3")
         await manager.reconcile()
         assert served(manager) == "v3"
 

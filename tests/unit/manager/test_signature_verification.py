@@ -43,10 +43,10 @@ async def test_every_path_to_activation_refuses_an_unsigned_snapshot(
     async with manager_for(store, tmp_path, verifier=VERIFIER) as manager:
         assert served(manager) == "v1"
         await manager.publish(ChangeMessage(ACTIVATE, version="v2"))
-        await eventually(lambda: manager.signature_rejections == 1)
+        await eventually(lambda: manager.get_health_status()["signature_rejections"] == 1)
         store.active["prod"] = "v2"
         await manager.reconcile()
-        assert manager.signature_rejections == 2
+        assert manager.get_health_status()["signature_rejections"] == 2
         with pytest.raises(SignatureError, match="signature missing"):
             await manager.load_evaluator("v2")  # pinned and canary requests
         assert served(manager) == "v1"

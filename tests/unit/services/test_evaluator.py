@@ -10,7 +10,7 @@ import pytest
 
 from app.domain.document import parse_policy_document
 from app.domain.engine import ENGINE_REGISTRY, register_engine
-from app.domain.errors import FactsError, UnknownEngineError
+from app.domain.errors import EngineLoadError, FactsError, UnknownEngineError
 from app.domain.snapshot import PKGSnapshotData
 from app.services.evaluator import PKGEvaluator
 
@@ -57,7 +57,42 @@ def test_the_result_names_the_snapshot_and_carries_exactly_the_contracts_keys(
     result = evaluator.evaluate({"tags": ["vip"]})
     assert set(result) == {"subtasks", "dag", "rules", "snapshot"}
     assert result["snapshot"] == "unit@1" == evaluator.version
-    assert evaluator.engine_type == "native" and evaluator.loaded_at is not None
+    assert evaluator.engine_type == "native"
+
+
+def test_loaded_at_is_a_unix_time_as_in_the_seed_and_loaded_at_iso_the_same_instant(
+    snapshot: PKGSnapshotData,
+) -> None:
+    # issue 16 item 8: the seed's API reference says `loaded_at: float`
+    evaluator = PKGEvaluator(snapshot)
+    assert type(evaluator.loaded_at) is float
+    assert evaluator.loaded_at_iso.tzinfo is not None
+    assert evaluator.loaded_at_iso.timestamp() == pytest.approx(evaluator.loaded_at, abs=1e-6)
+
+
+def test_a_wasm_snapshot_without_an_artifact_is_a_value_error(snapshot: PKGSnapshotData) -> None:
+    # issue 16 item 8: engine load errors are ValueErrors, as the seed raises
+    wasm = dataclasses.replace(snapshot, engine="wasm", wasm_artifact=None, rules=[])
+    with pytest.raises(ValueError, match="no wasm artifact") as caught:
+        PKGEvaluator(wasm)
+    assert isinstance(caught.value, EngineLoadError)
+
+
+def test_a_wasm_snapshot_whose_artifact_is_not_wasm_is_a_value_error(
+    snapshot: PKGSnapshotData,
+) -> None:
+    import hashlib
+
+    junk = b"not a wasm module"
+    wasm = dataclasses.replace(
+        snapshot,
+        engine="wasm",
+        wasm_artifact=junk,
+        checksum=hashlib.sha256(junk).hexdigest(),
+        rules=[],
+    )
+    with pytest.raises(ValueError):
+        PKGEvaluator(wasm)
 
 
 def test_a_caller_cannot_change_the_snapshot_through_a_result(snapshot: PKGSnapshotData) -> None:

@@ -1,0 +1,47 @@
+"""The manager's background tasks: started together, stopped together, never silently lost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger("pkg.manager")
+STOP_GRACE_S = 1.0
+STOP_TIMEOUT_S = 5.0
+
+
+class BackgroundTasks:
+    def __init__(self) -> None:
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def spawn(self, name: str, work: Coroutine[Any, Any, None]) -> None:
+        self._tasks.append(asyncio.create_task(work, name=name))
+
+    def every(self, name: str, interval_s: float, tick: Callable[[], Awaitable[None]]) -> None:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval_s)
+                try:
+                    await tick()
+                except Exception as exc:  # a loop of the manager: log and go on
+                    log.error("manager_loop_error", error=str(exc), error_type=type(exc).__name__)
+
+        self.spawn(name, loop())
+
+    async def stop(self, *, after_grace: Callable[[], Awaitable[None]]) -> None:
+        """Cancel all; `after_grace` (closing the feed) also ends a task whose cancellation got
+        lost; a task still running after that is logged, not awaited forever."""
+        for task in self._tasks:
+            task.cancel()
+        pending: set[asyncio.Task[None]] = set()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=STOP_GRACE_S)
+        await after_grace()
+        if pending:
+            _done, pending = await asyncio.wait(pending, timeout=STOP_TIMEOUT_S)
+            for task in pending:
+                log.error("manager_task_did_not_stop", task=task.get_name())
+        self._tasks = []

@@ -1,0 +1,22 @@
+"""The manager's settings, as one frozen value (built from `Settings` in app/lifespan.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SERVICE_DEVICE_TYPE = "pkg-service"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ManagerConfig:
+    env: str = "prod"
+    reconcile_interval_s: float = 10.0
+    heartbeat_interval_s: float = 10.0
+    db_timeout_s: float = 5.0
+    instance_id: str = "pkg-service"
+    region: str = "global"
+
+    @property
+    def device_id(self) -> str:
+        """How this replica reports itself in device telemetry (DESIGN.md §6)."""
+        return f"{SERVICE_DEVICE_TYPE}:{self.instance_id}"
