@@ -215,6 +215,8 @@ def read_document(file: Path) -> dict[str, Any]:
         document = load_policy_text(file.read_text())
     except OSError as exc:
         _fail(f"cannot read {file}: {exc}")
+    except DocumentError as exc:  # unparseable or over a bound: exit 2, like any bad document
+        _fail("\n".join(f"{file}: {e.loc}: {e.msg}" for e in exc.errors))
     wasm = document.get("wasm")
     if isinstance(wasm, dict) and "file" in wasm:
         artifact_path = (file.parent / str(wasm.pop("file"))).resolve()

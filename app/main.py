@@ -8,7 +8,7 @@ from app.adapters.observability.metrics import PrometheusMetrics
 from app.api.auth import TokenTable
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
-from app.api.routes import evaluate, fleet, governance, health, snapshots
+from app.api.routes import evaluate, fleet, governance, health, schemas, snapshots
 from app.lifespan import lifespan
 from app.settings import Settings
 from app.wiring import install_defaults
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.manager = None
     app.state.governance = None
     install_error_handlers(app)
-    for module in (evaluate, snapshots, governance, fleet, health):
+    for module in (evaluate, snapshots, governance, fleet, health, schemas):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
     return app

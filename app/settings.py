@@ -10,6 +10,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.domain.facts import DEFAULT_MAX_DEPTH
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/pkg.db"
 
 TokenList = Annotated[list[SecretStr], NoDecode]
@@ -51,7 +53,7 @@ class Settings(BaseSettings):
     signing_key: Path | None = None
     verify_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
-    max_facts_depth: int = Field(default=32, gt=0)
+    max_facts_depth: int = Field(default=DEFAULT_MAX_DEPTH, gt=0)
     max_batch_items: int = Field(default=100, gt=0)
 
     # logging

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.adapters.opa_wasm import OpaWasm, WasmLimits, fastcall, instance
-from app.domain.snapshot import PKGSnapshotData, native_checksum
+from app.domain.snapshot import PKGSnapshotData, native_checksum, normalise_rules
 from tests.unit.wasm import wat
 
 FACTS: Mapping[str, Any] = {
@@ -76,7 +76,7 @@ def native_engine() -> Any | None:
         engine="native",
         wasm_artifact=None,
         checksum=native_checksum(RULES, SUBTASK_TYPES),
-        rules=RULES,
+        rules=normalise_rules(RULES),
         subtask_types=SUBTASK_TYPES,
     )
     return NativeRuleEngine(snapshot)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from app.domain.snapshot import DEFAULT_PRIORITY, Rule
+from app.domain.snapshot import DEFAULT_PRIORITY, Emission, Rule
 
 EdgeKey = tuple[Any, Any, str, Any]
 SubtaskTypes = Mapping[str, Mapping[str, Any]]
@@ -66,16 +66,16 @@ def fresh_params(params: dict[str, Any], nested: tuple[str, ...]) -> dict[str, A
     return fresh
 
 
-def emission_name(emission: Mapping[str, Any]) -> str:
-    return str(emission.get("name") or emission["subtask_type"])
+def emission_name(emission: Emission) -> str:
+    return emission["name"]  # normalised: defaults to the subtask type
 
 
-def ordered_emissions(rule: Rule) -> list[dict[str, Any]]:
-    return sorted(rule.get("emissions") or [], key=lambda e: e.get("position", 0))
+def ordered_emissions(rule: Rule) -> list[Emission]:
+    return rule["emissions"]  # normalised: in position order
 
 
 def rule_id_of(rule: Rule) -> str:
-    return str(rule.get("id") or rule["rule_name"])
+    return rule["id"]  # normalised: defaults to the rule name
 
 
 def merged_params(emission: Mapping[str, Any], subtask_types: SubtaskTypes) -> dict[str, Any]:

@@ -55,18 +55,31 @@ def _check_depth(facts: dict[str, Any], max_depth: int) -> None:
         stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
 
 
-def _kind(value: Any) -> str:
-    """The JSON name of a value's type, for messages."""
+def json_kind(value: Any) -> str:
+    """The kind of a JSON value: null, boolean, number, string, list or object (else its type)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "a boolean"
+        return "boolean"
     if isinstance(value, int | float):
-        return "a number"
+        return "number"
     if isinstance(value, str):
-        return "a string"
+        return "string"
     if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+        return "list"
+    return "object" if isinstance(value, dict) else type(value).__name__
+
+
+_IN_WORDS: Final = {
+    "boolean": "a boolean",
+    "number": "a number",
+    "string": "a string",
+    "list": "an array",
+    "object": "an object",
+}
+
+
+def _kind(value: Any) -> str:
+    """The JSON name of a value's type, for messages ("a number", "an array", "null")."""
+    kind = json_kind(value)
+    return _IN_WORDS.get(kind, kind)

@@ -29,7 +29,7 @@ from app.domain.conditions import (
     searcher,
 )
 from app.domain.dag import RuleOutput, assemble, compile_output
-from app.domain.snapshot import DEFAULT_PRIORITY, PKGSnapshotData, Rule, decode_value
+from app.domain.snapshot import Condition, PKGSnapshotData, Rule, decode_value
 
 Ranks = tuple[int, ...]
 Search = Callable[[Any], bool]
@@ -142,19 +142,19 @@ class CompiledRule:
     """A snapshot rule with its conditions in position order (what `explain` walks)."""
 
     rule: Rule
-    conditions: tuple[dict[str, Any], ...]
+    conditions: tuple[Condition, ...]
     disabled: bool
 
 
 def firing_order(rules: Iterable[Rule]) -> list[Rule]:
     """Priority descending, then rule name, then document order (disabled rules included)."""
     indexed = list(enumerate(rules))
-    indexed.sort(key=lambda p: (-p[1].get("priority", DEFAULT_PRIORITY), p[1]["rule_name"], p[0]))
+    indexed.sort(key=lambda p: (-p[1]["priority"], p[1]["rule_name"], p[0]))
     return [rule for _, rule in indexed]
 
 
 def compile_rule(rule: Rule) -> CompiledRule:
-    conditions = sorted(rule.get("conditions") or [], key=lambda c: c.get("position", 0))
+    conditions = rule["conditions"]  # normalised: in position order
     return CompiledRule(
         rule=rule,
         conditions=tuple(conditions),
@@ -252,7 +252,7 @@ def _explain_rule(compiled: CompiledRule, facts: Mapping[str, Any]) -> dict[str,
         for c in compiled.conditions
     ]
     return {
-        "rule_id": str(rule.get("id") or rule["rule_name"]),
+        "rule_id": rule["id"],
         "rule_name": rule["rule_name"],
         "fired": not compiled.disabled and all(c["held"] for c in conditions),
         "disabled": compiled.disabled,

@@ -20,9 +20,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import rfc8785
 
@@ -37,7 +37,74 @@ DEFAULT_ENTRYPOINT: Final = "pkg/result"
 CHECKSUM_SCHEME_LEGACY: Final = 1
 CHECKSUM_SCHEME: Final = 2
 
-Rule = dict[str, Any]
+
+class Condition(TypedDict):
+    condition_type: str  # TAG | SIGNAL | FACT | VALUE
+    condition_key: str | None
+    operator: str  # = != >= <= > < IN EXISTS MATCHES
+    value: str | None  # TEXT as stored: json.dumps(value); None = no value
+    position: int
+
+
+class Emission(TypedDict):
+    subtask_type: str
+    name: str  # the subtask type's name when the document gave none
+    relationship_type: str  # EMITS | ORDERS | GATE
+    params: dict[str, Any]
+    position: int
+
+
+class Rule(TypedDict):
+    """A snapshot rule, normalised once (`normalise_rules`): every default filled in, conditions
+    and emissions in position order. It is a plain dict (the seed's `rules: List[Dict]`)."""
+
+    id: str
+    rule_name: str
+    priority: int
+    disabled: bool
+    metadata: dict[str, Any]
+    conditions: list[Condition]
+    emissions: list[Emission]
+
+
+def normalise_rules(rules: Any) -> list[Rule]:
+    """Rules as any store or caller gives them → `Rule`s: sorted by position, emission name
+    defaulting to the subtask type, rule id to the rule name. Readers rely on this and re-derive
+    nothing. Idempotent."""
+    normalised: list[Rule] = []
+    for rule in rules or []:
+        conditions = sorted(rule.get("conditions") or [], key=lambda c: c.get("position", 0))
+        emissions = sorted(rule.get("emissions") or [], key=lambda e: e.get("position", 0))
+        normalised.append(
+            {
+                "id": str(rule.get("id") or rule["rule_name"]),
+                "rule_name": rule["rule_name"],
+                "priority": rule.get("priority", DEFAULT_PRIORITY),
+                "disabled": bool(rule.get("disabled", False)),
+                "metadata": rule.get("metadata") or {},
+                "conditions": [
+                    {
+                        "condition_type": c["condition_type"],
+                        "condition_key": c.get("condition_key"),
+                        "operator": c["operator"],
+                        "value": c.get("value"),
+                        "position": c.get("position", index),
+                    }
+                    for index, c in enumerate(conditions)
+                ],
+                "emissions": [
+                    {
+                        "subtask_type": e["subtask_type"],
+                        "name": e.get("name") or e["subtask_type"],
+                        "relationship_type": e.get("relationship_type", "EMITS"),
+                        "params": e.get("params") or {},
+                        "position": e.get("position", index),
+                    }
+                    for index, e in enumerate(emissions)
+                ],
+            }
+        )
+    return normalised
 
 
 @dataclass(frozen=True)
@@ -58,16 +125,25 @@ class PKGSnapshotData:
     signature: str | None = None  # base64 Ed25519 over `signing_payload(self)`
     signing_key_id: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", normalise_rules(self.rules))
+
     def content_checksum(self) -> str:
         """The checksum the content has now, to compare with the stored `checksum`."""
-        if self.engine == "wasm" or self.wasm_artifact is not None:
-            return hashlib.sha256(self.wasm_artifact or b"").hexdigest()
-        return native_checksum(self.rules, self.subtask_types, scheme=self.checksum_scheme)
+        return content_checksum(
+            self.engine,
+            self.wasm_artifact,
+            self.rules,
+            self.subtask_types,
+            scheme=self.checksum_scheme,
+        )
 
     def verify_checksum(self) -> None:
         """Raise `ChecksumMismatchError` unless the stored checksum matches the content."""
-        from app.domain.errors import ChecksumMismatchError
+        from app.domain.errors import ChecksumMismatchError, EngineLoadError
 
+        if self.engine == "wasm" and not self.wasm_artifact:
+            raise EngineLoadError(f"snapshot {self.version} has no wasm artifact")
         actual = self.content_checksum()
         if self.checksum != actual:
             raise ChecksumMismatchError(self.version, expected=self.checksum, actual=actual)
@@ -101,45 +177,54 @@ def legacy_canonical_json(payload: Any) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _canonical_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+def _canonical_rule(rule: Rule) -> dict[str, Any]:
     """What a rule *means*: ids and storage positions left out, values decoded, order kept."""
-    conditions = sorted(rule.get("conditions") or [], key=lambda c: c.get("position", 0))
-    emissions = sorted(rule.get("emissions") or [], key=lambda e: e.get("position", 0))
     return {
         "rule_name": rule["rule_name"],
-        "priority": rule.get("priority", DEFAULT_PRIORITY),
-        "disabled": bool(rule.get("disabled", False)),
-        "metadata": rule.get("metadata") or {},
+        "priority": rule["priority"],
+        "disabled": rule["disabled"],
+        "metadata": rule["metadata"],
         "conditions": [
             {
                 "condition_type": c["condition_type"],
-                "condition_key": c.get("condition_key"),
+                "condition_key": c["condition_key"],
                 "operator": c["operator"],
-                "value": decode_value(c.get("value")),
+                "value": decode_value(c["value"]),
             }
-            for c in conditions
+            for c in rule["conditions"]
         ],
         "emissions": [
-            {
-                "subtask_type": e["subtask_type"],
-                "name": e.get("name") or e["subtask_type"],
-                "relationship_type": e.get("relationship_type", "EMITS"),
-                "params": e.get("params") or {},
-            }
-            for e in emissions
+            {k: e[k] for k in ("subtask_type", "name", "relationship_type", "params")}
+            for e in rule["emissions"]
         ],
     }
 
 
+def content_checksum(
+    engine: str,
+    wasm_artifact: bytes | None,
+    rules: Iterable[Mapping[str, Any]],
+    subtask_types: Mapping[str, Mapping[str, Any]],
+    *,
+    scheme: int = CHECKSUM_SCHEME,
+) -> str:
+    """THE checksum (DESIGN.md §2): sha256 hex of the wasm bytes for a wasm policy, else of the
+    canonical JSON (RFC 8785; `scheme` 1 for snapshots stored before it) of the native rules and
+    subtask types. Documents, stores and the evaluator all call this one function."""
+    if engine == "wasm":
+        return hashlib.sha256(wasm_artifact or b"").hexdigest()
+    return native_checksum(rules, subtask_types, scheme=scheme)
+
+
 def native_checksum(
-    rules: list[Rule],
+    rules: Iterable[Mapping[str, Any]],
     subtask_types: Mapping[str, Mapping[str, Any]],
     *,
     scheme: int = CHECKSUM_SCHEME,
 ) -> str:
     """sha256 hex of the canonical JSON of the rules (in document order) and subtask types."""
     payload = {
-        "rules": [_canonical_rule(r) for r in rules],
+        "rules": [_canonical_rule(r) for r in normalise_rules(rules)],
         "subtask_types": {
             name: {"default_params": dict(spec.get("default_params") or {})}
             for name, spec in subtask_types.items()

@@ -11,12 +11,12 @@ import structlog
 
 from app.domain.engine import PolicyEngine, build_engine
 from app.domain.errors import FactsError
-from app.domain.facts import validate_facts
+from app.domain.facts import DEFAULT_MAX_DEPTH, validate_facts
 from app.domain.snapshot import PKGSnapshotData
 
 log = structlog.get_logger("pkg.evaluator")
 
-DEFAULT_MAX_FACTS_DEPTH: Final = 32
+DEFAULT_MAX_FACTS_DEPTH: Final = DEFAULT_MAX_DEPTH
 
 
 class PKGEvaluator:
@@ -33,6 +33,7 @@ class PKGEvaluator:
         self.version = snapshot.version
         self.engine_type = snapshot.engine
         self.checksum = snapshot.checksum
+        snapshot.verify_checksum()  # the one verification: engines trust a verified snapshot
         self.engine: PolicyEngine = build_engine(snapshot)
         self.loaded_at: float = time.time()
 

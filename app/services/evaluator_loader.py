@@ -24,8 +24,8 @@ def build_evaluator(
     """Verify, then compile (sync: run it in a thread; a 1000-rule snapshot takes ms).
 
     The one place every activation passes through (promotion, Redis message, reconcile, the
-    last-known-good cache, pinned and canary versions): content first, then its signature."""
-    snapshot.verify_checksum()
+    last-known-good cache, pinned and canary versions): its signature here, its checksum in
+    `PKGEvaluator` (once, for every engine)."""
     verifier.verify_snapshot(snapshot)
     evaluator = PKGEvaluator(snapshot)
     log.info("snapshot_validated", version=snapshot.version, checksum=snapshot.checksum)

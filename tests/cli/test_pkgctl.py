@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from bench.server import ROOT, ServerProcess
+from tests.api.test_hostile_documents import alias_bomb, nested_yaml
 from tests.unit.wasm import wat
 
 EXAMPLES = ROOT / "examples"
@@ -66,6 +67,23 @@ def test_test_exits_2_on_an_invalid_document_naming_the_field(tmp_path: Path) ->
     code, output = pkgctl("test", str(path))
     assert code == 2
     assert "rules[0].conditions[0].op" in output
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (alias_bomb().decode(), "aliases"),
+        (nested_yaml(5000).decode(), "depth"),
+    ],
+    ids=["alias-bomb", "deep"],
+)
+def test_pkgctl_reads_files_with_the_servers_bounds(tmp_path: Path, text: str, words: str) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text)
+    for command in ("test", "push"):
+        code, output = pkgctl(command, str(path))
+        assert code == 2, output
+        assert "document" in output and words in output
 
 
 def test_serve_refuses_a_public_address_without_tokens(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ FORBIDDEN = (
     "redis",
     "wasmtime",
     "prometheus_client",
-    "pydantic",
+    "pydantic_settings",  # pydantic itself is allowed: the policy-document models are domain
 )
 
 PROBE = """

@@ -33,7 +33,7 @@ from app.adapters.db.tables import (
 )
 from app.domain.document import Fixture, PolicyDocument
 from app.domain.errors import ConflictError, NotFoundError
-from app.domain.snapshot import PKGSnapshotData, Rule
+from app.domain.snapshot import Condition, Emission, PKGSnapshotData, Rule
 from app.domain.trust import SnapshotSignature
 
 SUMMARY_COLUMNS = (
@@ -236,7 +236,7 @@ async def _load_rules(conn: AsyncConnection, snapshot_id: int) -> list[Rule]:
         .where(PolicyRuleRow.snapshot_id == snapshot_id)
         .order_by(PolicyRuleRow.position, PolicyRuleRow.rule_name)
     )
-    conditions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    conditions: dict[str, list[Condition]] = defaultdict(list)
     condition_rows = await conn.execute(
         select(
             RuleConditionRow.rule_id,
@@ -275,9 +275,7 @@ async def _load_rules(conn: AsyncConnection, snapshot_id: int) -> list[Rule]:
     ]
 
 
-async def _load_emissions(
-    conn: AsyncConnection, snapshot_id: int
-) -> dict[str, list[dict[str, Any]]]:
+async def _load_emissions(conn: AsyncConnection, snapshot_id: int) -> dict[str, list[Emission]]:
     rows = await conn.execute(
         select(
             RuleEmissionRow.rule_id,
@@ -292,7 +290,7 @@ async def _load_emissions(
         .where(PolicyRuleRow.snapshot_id == snapshot_id)
         .order_by(RuleEmissionRow.rule_id, RuleEmissionRow.position, RuleEmissionRow.id)
     )
-    emissions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    emissions: dict[str, list[Emission]] = defaultdict(list)
     for e in rows:
         emissions[e.rule_id].append(
             {

@@ -91,13 +91,26 @@ class OpaWasm:
 
         `checksum`, when given, must be the artifact's sha256 hex (optionally `sha256:`-prefixed).
         """
-        limits = limits or current_limits()
         digest = hashlib.sha256(wasm_bytes).hexdigest()
         # the compiled-module cache is keyed by this digest: a wrong checksum must not alias
         if checksum is not None and checksum.removeprefix("sha256:") != digest:
             raise EngineLoadError(
                 f"wasm artifact sha256 {digest} does not match checksum {checksum!r}"
             )
+        return cls._load(wasm_bytes, digest, entrypoint=entrypoint, data=data, limits=limits)
+
+    @classmethod
+    def _load(
+        cls,
+        wasm_bytes: bytes,
+        digest: str,
+        *,
+        entrypoint: str | None,
+        data: Any = None,
+        limits: WasmLimits | None = None,
+    ) -> OpaWasm:
+        """Load bytes whose sha256 hex `digest` is already known (no second hash)."""
+        limits = limits or current_limits()
         host = runtime()
         module = host.module(digest, wasm_bytes)
         data_json = _dumps({} if data is None else data).encode()
@@ -117,18 +130,15 @@ class OpaWasm:
 
     @classmethod
     def from_snapshot(cls, snapshot: PKGSnapshotData) -> OpaWasm:
-        """The engine for a `wasm` snapshot; refused unless its artifact matches its checksum."""
+        """The engine for a `wasm` snapshot that `PKGEvaluator` has verified (its checksum is
+        the artifact's sha256, so the compiled-module cache reuses it: one hash per load)."""
         artifact = snapshot.wasm_artifact
         if not artifact:
             raise EngineLoadError(f"snapshot {snapshot.version} has no wasm artifact")
-        actual = hashlib.sha256(artifact).hexdigest()
-        if snapshot.checksum != actual:
-            raise EngineLoadError(
-                f"snapshot {snapshot.version}: wasm artifact sha256 {actual} does not match "
-                f"checksum {snapshot.checksum!r}"
-            )
-        return cls.load_from_bytes(
-            artifact, checksum=actual, entrypoint=snapshot.entrypoint or DEFAULT_ENTRYPOINT
+        if snapshot.checksum is None:
+            raise EngineLoadError(f"snapshot {snapshot.version} has no checksum")
+        return cls._load(
+            artifact, snapshot.checksum, entrypoint=snapshot.entrypoint or DEFAULT_ENTRYPOINT
         )
 
     @property

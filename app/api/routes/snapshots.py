@@ -12,6 +12,7 @@ from app.api.auth import AdminRole, ReaderRole
 from app.api.body import JSONResponse, read_document, read_facts
 from app.api.bundles import is_gzip, read_bundle_body, signature_header
 from app.api.deps import GovernanceDep, SettingsDep
+from app.api.routes.schemas import policy_body_schema
 from app.api.schemas import (
     MAX_ID,
     FixtureModel,
@@ -32,7 +33,7 @@ DOCUMENT_BODY: dict[str, Any] = {
         "`PKG-Signature: <key id>:<base64>` header from `pkgctl sign`), or a PKG bundle",
         "content": {
             "application/json": {
-                "schema": {"type": "object"},
+                "schema": policy_body_schema(),
                 "example": {
                     "version": "rules@1.4.0",
                     "env": "prod",
@@ -57,7 +58,9 @@ DOCUMENT_BODY: dict[str, Any] = {
                     ],
                 },
             },
-            "application/yaml": {"schema": {"type": "string"}},
+            "application/yaml": {
+                "schema": {"type": "string", "description": "the same document as YAML"}
+            },
             "application/gzip": {
                 "schema": {"type": "string", "format": "binary"},
                 "description": "A PKG export bundle (`pkgctl export`)",

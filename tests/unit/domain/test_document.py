@@ -69,7 +69,7 @@ def test_a_minimal_document_gets_defaults_and_deterministic_rule_ids() -> None:
 
 def test_values_are_stored_as_json_text_and_decode_back() -> None:
     document = parse_policy_document(
-        with_condition({"type": "SIGNAL", "key": "x", "op": "IN", "value": [0.5, "a"]})
+        with_condition({"type": "FACT", "key": "x", "op": "IN", "value": [0.5, "a"]})
     )
     stored = document.rules[0]["conditions"][0]["value"]
     assert isinstance(stored, str) and decode_value(stored) == [0.5, "a"]

@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from app.domain.native import NativeRuleEngine
-from app.domain.snapshot import PKGSnapshotData, encode_value, native_checksum
+from app.domain.snapshot import PKGSnapshotData, encode_value, native_checksum, normalise_rules
 
 SHARED_BENCH = Path(__file__).parents[3].parent / "shared" / "bench"
 
@@ -57,7 +57,7 @@ def snapshot_of(document: dict[str, Any]) -> PKGSnapshotData:
         engine="native",
         wasm_artifact=None,
         checksum=native_checksum(rules, subtask_types),
-        rules=rules,
+        rules=normalise_rules(rules),
         subtask_types=subtask_types,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.domain.dag import assemble, compile_output
+from app.domain.snapshot import normalise_rules
 from tests.unit.engine.snapshots import engine_of
 
 
@@ -82,6 +83,7 @@ def test_duplicate_rule_names_do_not_repeat_an_edge() -> None:
             {"subtask_type": "t", "name": "b", "relationship_type": "ORDERS"},
         ],
     }
-    output = assemble([compile_output(r, {}) for r in (rule, {**rule, "id": "y"})])
+    rules = normalise_rules([rule, {**rule, "id": "y"}])  # as a snapshot holds them
+    output = assemble([compile_output(r, {}) for r in rules])
     assert len(output["dag"]) == 1
     assert len(output["subtasks"]) == 4

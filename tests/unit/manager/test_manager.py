@@ -12,7 +12,7 @@ from app.adapters.bus.memory import InProcessBus
 from app.adapters.snapshot_cache import FileSnapshotCache
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
 from app.domain.errors import StoreUnavailableError
-from app.domain.snapshot import PKGSnapshotData, encode_value, native_checksum
+from app.domain.snapshot import PKGSnapshotData, encode_value, native_checksum, normalise_rules
 from app.services.manager import PKGManager
 from tests.polling import eventually
 
@@ -52,7 +52,7 @@ def make_snapshot(version: str, *, snapshot_id: int = 1, env: str = "prod") -> P
         engine="native",
         wasm_artifact=None,
         checksum=native_checksum(rules, types),
-        rules=rules,
+        rules=normalise_rules(rules),
         env=env,
         subtask_types=types,
     )

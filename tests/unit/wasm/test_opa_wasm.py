@@ -13,8 +13,9 @@ import pytest
 import app.adapters.opa_wasm as opa_wasm
 from app.adapters.opa_wasm import OpaWasm, WasmEvaluationError, WasmLimits
 from app.domain.engine import ENGINE_REGISTRY, build_engine
-from app.domain.errors import EngineLoadError
+from app.domain.errors import ChecksumMismatchError, EngineLoadError
 from app.domain.snapshot import PKGSnapshotData
+from app.services.evaluator import PKGEvaluator
 from tests.unit.wasm import wat
 
 FAST_LIMITS = WasmLimits(eval_timeout_ms=50, max_memory_mb=2, pool_size=2)
@@ -245,8 +246,8 @@ def test_threads_beyond_the_pool_size_wait_for_an_instance(kitchen: Kitchen) -> 
 
 def test_a_snapshot_whose_checksum_does_not_match_is_refused() -> None:
     snapshot = wasm_snapshot(wat.kitchen_wasm(), checksum="0" * 64, entrypoint="const")
-    with pytest.raises(EngineLoadError, match="does not match"):
-        OpaWasm.from_snapshot(snapshot)
+    with pytest.raises(ChecksumMismatchError, match="checksum"):
+        PKGEvaluator(snapshot)
 
 
 def test_load_from_bytes_refuses_a_checksum_that_does_not_match() -> None:
