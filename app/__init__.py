@@ -21,6 +21,7 @@ _EXPORTS = {
     "NativeRuleEngine": "app.domain.native",
     "ENGINE_REGISTRY": "app.domain.engine",
     "register_engine": "app.domain.engine",
+    "register_builtin": "app.adapters.opa_wasm.registry",
     "PolicyEngine": "app.domain.engine",
     "get_global_pkg_manager": "app.lifespan",
     "initialize_global_pkg_manager": "app.lifespan",

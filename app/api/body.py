@@ -8,10 +8,12 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response
 
+from app.domain.bundle import BundleRequest, bundle_document
 from app.domain.errors import DocumentError, FactsError, FieldError
 from app.services.policy_text import load_policy_text
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+BUNDLE_TYPES = ("application/gzip", "application/x-gzip", "application/x-tar+gzip")
 
 FACTS_BODY_SCHEMA: dict[str, Any] = {
     "requestBody": {
@@ -58,10 +60,33 @@ async def read_facts(request: Request) -> dict[str, Any]:
     return facts
 
 
-async def read_document(request: Request) -> dict[str, Any]:
-    """A policy document in JSON or YAML (by Content-Type; JSON is the default)."""
+def _refuse_bundle_options(bundle: BundleRequest | None) -> None:
+    """`?version=` and friends describe a bundle; on a document they would be silently ignored."""
+    if bundle is None:
+        return
+    given = {
+        "version": bundle.version,
+        "env": bundle.env,
+        "entrypoint": bundle.entrypoint,
+        "strict_builtin_errors": bundle.strict_builtin_errors or None,
+    }
+    errors = [
+        FieldError(f"query.{name}", "applies to a gzip bundle body; set it in the document")
+        for name, value in given.items()
+        if value is not None
+    ]
+    if errors:
+        raise DocumentError(errors)
+
+
+async def read_document(request: Request, bundle: BundleRequest | None = None) -> dict[str, Any]:
+    """A policy document in JSON or YAML, or a gzipped bundle (OPA or PKG export) that stands
+    for one (by Content-Type; JSON is the default). `bundle` says what a bundle leaves open."""
     raw = await request.body()
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if content_type in BUNDLE_TYPES:
+        return bundle_document(raw, bundle or BundleRequest())
+    _refuse_bundle_options(bundle)
     if content_type in YAML_TYPES:
         return load_policy_text(raw.decode("utf-8", "replace"))
     try:

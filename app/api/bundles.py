@@ -6,7 +6,8 @@ from typing import Final
 
 from fastapi import Request
 
-from app.domain.errors import BundleError, SignatureError
+from app.domain.bundle import BundleError
+from app.domain.errors import SignatureError
 from app.domain.trust import SnapshotSignature
 
 GZIP_TYPES: Final = ("application/gzip", "application/x-gzip", "application/x-tar+gzip")
@@ -21,7 +22,7 @@ def is_gzip(request: Request) -> bool:
 async def read_bundle_body(request: Request) -> bytes:
     data = await request.body()  # bounded by the body-size limit (PKG_MAX_BODY_BYTES)
     if not data:
-        raise BundleError("the request body is empty: expected a .tar.gz bundle")
+        raise BundleError("bundle", "the request body is empty: expected a .tar.gz bundle")
     return data
 
 

@@ -13,7 +13,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.domain.errors import (
-    BundleError,
     ChecksumMismatchError,
     ConflictError,
     DocumentError,
@@ -79,7 +78,6 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
     EngineLoadError: 422,
     StoreUnavailableError: 503,
     SignatureError: 422,
-    BundleError: 422,
 }
 
 

@@ -91,6 +91,12 @@ class SnapshotSummary(BaseModel):
 
 class SnapshotResponse(SnapshotSummary):
     entrypoint: str | None = None
+    entrypoints: list[str] = Field(
+        default_factory=list, description="wasm: every entrypoint offered (`entrypoint` first)"
+    )
+    revision: str | None = Field(default=None, description="wasm: the OPA bundle's revision")
+    data_size: int = Field(default=0, description="wasm: bytes of the policy's data document")
+    strict_builtin_errors: bool = False
     document: dict[str, Any] = Field(description="The snapshot as a policy document")
 
 

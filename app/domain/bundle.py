@@ -1,214 +1,337 @@
-"""PKG export bundles: one snapshot as a `.tar.gz` file that moves between stores (Git → CI →
-production) and verifies on arrival.
+"""Bundles (gzipped tarballs) → what a wasm snapshot stores. Pure and bounded: stdlib only.
 
-Members (flat, regular files only):
+Two kinds arrive on the same endpoint (DESIGN.md §8), told apart by their members:
 
-    pkg-bundle.json   {"format", "version", "env", "engine", "checksum", "checksum_scheme",
-                       "signature": {"key_id", "value"} | null, "files": {name: sha256}}
-    policy.json       the policy document (without fixtures; a wasm artifact is a file)
-    fixtures.json     the validation fixtures
-    policy.wasm       the OPA WebAssembly module (wasm snapshots only)
+- an **OPA bundle** (`opa build -t wasm`): `/.manifest` with a `wasm` list, the module it names,
+  `data.json` files merged at their directory paths (as OPA does), `roots` honoured;
+- a **PKG export bundle** (`pkgctl export`): carries a `pkg-bundle.json` member. Its reader lives
+  with the export code and registers itself in `BUNDLE_READERS` under `PKG_EXPORT`.
 
-Writing is deterministic (sorted members, zero timestamps and owners, gzip mtime 0), so the
-same snapshot always exports to the same bytes, whichever store it was read from. Reading is
-bounded: compressed size, member count, member and total size; links, directories, absolute
-names and `..` are refused.
+Every problem is a `DocumentError` whose `loc` names the member (`bundle[/data.json]`).
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
-import hashlib
 import io
 import json
+import posixpath
 import tarfile
 import zlib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
-from app.domain.errors import BundleError
-from app.domain.trust import SnapshotSignature
+from app.domain.errors import DocumentError, FieldError
 
-MANIFEST: Final = "pkg-bundle.json"
-FORMAT: Final = "pkg-bundle/1"
-DOCUMENT: Final = "policy.json"
-FIXTURES: Final = "fixtures.json"
-WASM: Final = "policy.wasm"
-KNOWN_MEMBERS: Final = frozenset({MANIFEST, DOCUMENT, FIXTURES, WASM})
-MAX_MEMBERS: Final = 8
-MAX_UNPACKED_BYTES: Final = 32 * 1024 * 1024
+MANIFEST: Final = ".manifest"
+PKG_EXPORT_MARKER: Final = "pkg-bundle.json"
+OPA_BUNDLE: Final = "opa"
+PKG_EXPORT: Final = "pkg-export"
+GZIP_MAGIC: Final = b"\x1f\x8b"
+DATA_FILES: Final = ("data.json",)
+YAML_DATA_FILES: Final = ("data.yaml", "data.yml")
 
 
 @dataclass(frozen=True)
-class PolicyBundle:
-    manifest: dict[str, Any]
-    document: dict[str, Any]  # a raw policy document, fixtures and wasm artifact folded back in
+class BundleLimits:
+    """Bounds on what a bundle may unpack to (the compressed body is bounded by the API)."""
 
-    @property
-    def signature(self) -> SnapshotSignature | None:
-        signature = self.manifest.get("signature")
-        if not isinstance(signature, dict):
-            return None
-        key_id, value = signature.get("key_id"), signature.get("value")
-        if not isinstance(key_id, str) or not isinstance(value, str):
-            raise BundleError(f"{MANIFEST}: signature needs string key_id and value")
-        return SnapshotSignature(key_id, value)
-
-    @property
-    def checksum_scheme(self) -> int:
-        scheme = self.manifest.get("checksum_scheme")
-        if not isinstance(scheme, int) or isinstance(scheme, bool):
-            raise BundleError(f"{MANIFEST}: checksum_scheme must be an integer")
-        return scheme
+    max_bytes: int = 64 * 1024 * 1024  # all members, uncompressed
+    max_members: int = 1000
+    max_data_depth: int = 64
 
 
-# ---------------------------------------------------------------------------- writing
-def write_bundle(
-    document: Mapping[str, Any],
-    *,
-    checksum: str,
-    checksum_scheme: int,
-    signature: SnapshotSignature | None,
-) -> bytes:
-    """A stored snapshot's document (as `document_from_snapshot` gives it) → bundle bytes."""
-    body = {k: v for k, v in document.items() if k != "fixtures"}
-    files: dict[str, bytes] = {}
-    wasm = body.get("wasm")
-    if isinstance(wasm, dict) and "artifact" in wasm:
-        files[WASM] = base64.b64decode(wasm["artifact"])
-        body["wasm"] = {k: v for k, v in wasm.items() if k != "artifact"} | {"file": WASM}
-    files[DOCUMENT] = _json(body)
-    files[FIXTURES] = _json(list(document.get("fixtures") or []))
-    manifest = {
-        "format": FORMAT,
-        "version": document["version"],
-        "env": document["env"],
-        "engine": document["engine"],
-        "checksum": checksum,
-        "checksum_scheme": checksum_scheme,
-        "signature": (
-            {"key_id": signature.key_id, "value": signature.value} if signature else None
-        ),
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
-    }
-    files[MANIFEST] = _json(manifest)
-    return _tar_gz(files)
+@dataclass(frozen=True)
+class BundleRequest:
+    """What the caller says about a bundle it sends (query parameters of `POST /snapshots`)."""
+
+    version: str | None = None
+    env: str | None = None
+    entrypoint: str | None = None
+    strict_builtin_errors: bool = False
+    limits: BundleLimits = field(default_factory=BundleLimits)
 
 
-def _json(value: Any) -> bytes:
-    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+@dataclass(frozen=True)
+class OpaBundle:
+    """The parts of an OPA bundle a snapshot keeps."""
+
+    module: bytes
+    entrypoints: tuple[str, ...]  # manifest order: the first is the default
+    data: dict[str, Any]
+    revision: str | None
+    roots: tuple[str, ...]
 
 
-def _tar_gz(files: Mapping[str, bytes]) -> bytes:
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name in sorted(files):
-            info = tarfile.TarInfo(name)
-            info.size = len(files[name])
-            info.mode = 0o644
-            info.mtime = 0
-            tar.addfile(info, io.BytesIO(files[name]))
-    return gzip.compress(raw.getvalue(), compresslevel=9, mtime=0)
+class BundleError(DocumentError):
+    """A bundle is unreadable or breaks a rule; `member` is where (`bundle` for the whole)."""
+
+    def __init__(self, member: str, msg: str, *, prefix: str = "bundle") -> None:
+        self.member = member
+        loc = prefix if member == prefix else f"{prefix}[{member}]"
+        super().__init__([FieldError(loc, msg)])
 
 
-# ---------------------------------------------------------------------------- reading
-def _members(data: bytes) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
-    """Member headers, bounded in count and declared size; errors become `BundleError`."""
+# ---------------------------------------------------------------------------- tar members
+def _member_name(info: tarfile.TarInfo) -> str:
+    """`/a/b/data.json` and `./a/b/data.json` → `a/b/data.json`; traversal and links refused."""
+    raw = info.name
+    if "\\" in raw or "\x00" in raw:
+        raise BundleError(raw, "member names use '/' and no NUL or backslash")
+    name = raw.lstrip("/")
+    name = name[2:] if name.startswith("./") else name
+    parts = name.split("/")
+    if any(part == ".." for part in parts):
+        raise BundleError(raw, "path traversal ('..') in a member name")
+    if info.issym() or info.islnk():
+        raise BundleError(raw, "links are not allowed in a bundle")
+    if not (info.isfile() or info.isdir()):
+        raise BundleError(raw, "only regular files and directories are allowed in a bundle")
+    return posixpath.normpath(name) if name else ""
+
+
+class _Inflated(io.RawIOBase):
+    """The gunzipped stream, refusing to inflate past `limit` bytes: tar headers themselves
+    (PAX records) are read whole by `tarfile`, so the cap must sit below it."""
+
+    def __init__(self, raw: bytes, limit: int) -> None:
+        self._source = gzip.GzipFile(fileobj=io.BytesIO(raw))
+        self._left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        chunk = self._source.read(min(len(view), self._left + 1))
+        self._left -= len(chunk)
+        if self._left < 0:
+            raise BundleError("bundle", "the bundle unpacks to more than its size limit")
+        view[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def read_members(raw: bytes, limits: BundleLimits | None = None) -> dict[str, bytes]:
+    """The regular files of a gzipped tar, by normalised name, within `limits`."""
+    limits = limits or BundleLimits()
+    if not raw.startswith(GZIP_MAGIC):
+        raise BundleError("bundle", "not a gzip file (a bundle is a .tar.gz)")
+    members: dict[str, bytes] = {}
+    total = count = 0
+    # headers and padding add to the members' own bytes: allow them, bounded
+    inflated = io.BufferedReader(_Inflated(raw, 2 * limits.max_bytes + 1024 * limits.max_members))
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            total = 0
-            for count, member in enumerate(iter(tar.next, None), start=1):
-                if count > MAX_MEMBERS:
-                    raise BundleError(f"bundle has more than {MAX_MEMBERS} members")
-                total += max(member.size, 0)
-                if total > MAX_UNPACKED_BYTES:
-                    raise BundleError(f"bundle unpacks to more than {MAX_UNPACKED_BYTES} bytes")
-                yield member, tar
-    except BundleError:
-        raise
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise BundleError(f"bundle is truncated or not a gzip tar file: {exc}") from exc
+        with tarfile.open(fileobj=inflated, mode="r|") as archive:
+            for info in archive:
+                count += 1
+                if count > limits.max_members:
+                    raise BundleError("bundle", f"more than {limits.max_members} members")
+                name = _member_name(info)
+                if info.isdir() or not name:
+                    continue
+                total += info.size
+                if total > limits.max_bytes:
+                    raise BundleError(
+                        info.name, f"the bundle unpacks to more than {limits.max_bytes} bytes"
+                    )
+                if name in members:
+                    raise BundleError(info.name, "member appears twice")
+                handle = archive.extractfile(info)
+                members[name] = handle.read(info.size + 1) if handle else b""
+    except (tarfile.TarError, EOFError, OSError, zlib.error, gzip.BadGzipFile) as exc:
+        raise BundleError("bundle", f"not a readable gzipped tar: {exc}") from exc
+    return members
 
 
-def member_names(data: bytes) -> list[str]:
-    """The member names of a gzip tar (to tell a PKG bundle from an OPA bundle)."""
-    return [member.name for member, _tar in _members(data)]
+# ---------------------------------------------------------------------------- dispatch
+BundleReader = Callable[[Mapping[str, bytes], BundleRequest], dict[str, Any]]
+"""Members + request → a raw policy document (what `parse_policy_document` checks)."""
 
 
-def is_pkg_bundle(data: bytes) -> bool:
-    return MANIFEST in member_names(data)
+def bundle_kind(members: Mapping[str, bytes]) -> str:
+    """`PKG_EXPORT` when `pkg-bundle.json` is there, `OPA_BUNDLE` for a manifest with `wasm`."""
+    if PKG_EXPORT_MARKER in members:
+        return PKG_EXPORT
+    if MANIFEST in members:
+        return OPA_BUNDLE
+    raise BundleError(
+        "bundle", f"neither an OPA bundle ({MANIFEST}) nor a PKG export ({PKG_EXPORT_MARKER})"
+    )
 
 
-def read_members(data: bytes) -> dict[str, bytes]:
-    """Every member's bytes; only flat regular files with known names are accepted."""
-    files: dict[str, bytes] = {}
-    for member, tar in _members(data):
-        name = member.name
-        if not member.isreg():
-            raise BundleError(f"bundle member {name!r} is not a regular file (links refused)")
-        if name not in KNOWN_MEMBERS:
-            raise BundleError(f"bundle member {name!r} is unexpected (path or unknown name)")
-        if name in files:
-            raise BundleError(f"bundle member {name!r} appears twice")
-        try:
-            handle = tar.extractfile(member)
-            content = handle.read() if handle is not None else b""
-        except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-            raise BundleError(f"bundle member {name!r} is truncated: {exc}") from exc
-        if len(content) != member.size:
-            raise BundleError(f"bundle member {name!r} is truncated")
-        files[name] = content
-    return files
+def bundle_document(raw: bytes, request: BundleRequest) -> dict[str, Any]:
+    """A gzipped bundle of either kind → the raw policy document it stands for."""
+    members = read_members(raw, request.limits)
+    kind = bundle_kind(members)
+    reader = BUNDLE_READERS.get(kind)
+    if reader is None:
+        raise BundleError("bundle", f"{kind} bundles are not supported by this server")
+    return reader(members, request)
 
 
-def read_bundle(data: bytes) -> PolicyBundle:
-    """Bundle bytes → manifest and document, with every member's sha256 checked against the
-    manifest. The caller checks the document's checksum and the signature."""
-    files = read_members(data)
-    manifest = _load_json(files, MANIFEST)
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BundleError(f"{MANIFEST}: format must be {FORMAT!r}")
-    _check_files(manifest, files)
-    document = _load_json(files, DOCUMENT)
-    fixtures = _load_json(files, FIXTURES)
-    if not isinstance(document, dict) or not isinstance(fixtures, list):
-        raise BundleError(f"{DOCUMENT} must hold an object and {FIXTURES} a list")
-    for key in ("version", "env", "engine"):
-        if document.get(key) != manifest.get(key):
-            raise BundleError(f"{MANIFEST}: {key} {manifest.get(key)!r} differs from the document")
-    document["fixtures"] = fixtures
-    wasm = document.get("wasm")
-    if isinstance(wasm, dict) and wasm.get("file") == WASM:
-        if WASM not in files:
-            raise BundleError(f"the document names {WASM} but the bundle has no such member")
-        document["wasm"] = {k: v for k, v in wasm.items() if k != "file"} | {
-            "artifact": base64.b64encode(files[WASM]).decode("ascii")
-        }
-    return PolicyBundle(manifest, document)
+# ---------------------------------------------------------------------------- OPA bundles
+def _json_member(members: Mapping[str, bytes], name: str, *, depth: int) -> Any:
+    try:
+        value = json.loads(members[name].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BundleError(f"/{name}", f"not valid JSON: {exc}") from exc
+    if _depth(value) > depth:
+        raise BundleError(f"/{name}", f"nested deeper than {depth} levels")
+    return value
 
 
-def _check_files(manifest: Mapping[str, Any], files: Mapping[str, bytes]) -> None:
-    listed = manifest.get("files")
-    if not isinstance(listed, dict):
-        raise BundleError(f"{MANIFEST}: files must map member names to sha256")
-    present = set(files) - {MANIFEST}
-    if set(listed) != present:
-        missing, extra = set(listed) - present, present - set(listed)
-        raise BundleError(
-            f"bundle members do not match {MANIFEST}: missing {sorted(missing)}, "
-            f"unlisted {sorted(extra)}"
+def _depth(value: Any) -> int:
+    stack, deepest = [(value, 1)], 0
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
+def _manifest(members: Mapping[str, bytes], limits: BundleLimits) -> dict[str, Any]:
+    manifest = _json_member(members, MANIFEST, depth=limits.max_data_depth)
+    where = f"/{MANIFEST}"
+    if not isinstance(manifest, dict):
+        raise BundleError(where, "must be a JSON object")
+    wasm = manifest.get("wasm")
+    if not isinstance(wasm, list) or not wasm:
+        raise BundleError(where, "has no 'wasm' list: build the bundle with `opa build -t wasm`")
+    for index, entry in enumerate(wasm):
+        ok = isinstance(entry, dict) and all(
+            isinstance(entry.get(key), str) and entry[key] for key in ("entrypoint", "module")
         )
-    for name, digest in listed.items():
-        if hashlib.sha256(files[name]).hexdigest() != digest:
-            raise BundleError(f"bundle member {name} does not match its sha256 in {MANIFEST}")
+        if not ok:
+            raise BundleError(where, f"wasm[{index}] needs string 'entrypoint' and 'module'")
+    roots = manifest.get("roots", [""])
+    if not isinstance(roots, list) or not all(isinstance(root, str) for root in roots):
+        raise BundleError(where, "'roots' must be a list of strings")
+    revision = manifest.get("revision")
+    if revision is not None and not isinstance(revision, str):
+        raise BundleError(where, "'revision' must be a string")
+    return manifest
 
 
-def _load_json(files: Mapping[str, bytes], name: str) -> Any:
-    if name not in files:
-        raise BundleError(f"bundle has no {name} member")
-    try:
-        return json.loads(files[name])
-    except ValueError as exc:
-        raise BundleError(f"bundle member {name} is not valid JSON: {exc}") from exc
+def _under_roots(path: str, roots: tuple[str, ...]) -> bool:
+    """OPA's rule: a path is owned by a root when it equals it or lies below it."""
+    return any(not root or path == root or path.startswith(root + "/") for root in roots)
+
+
+def _module(members: Mapping[str, bytes], wasm: list[dict[str, str]]) -> bytes:
+    modules = {entry["module"].lstrip("/") for entry in wasm}
+    if len(modules) > 1:
+        names = ", ".join(f"/{m}" for m in sorted(modules))
+        raise BundleError(f"/{MANIFEST}", f"PKG runs one wasm module per snapshot; got {names}")
+    name = modules.pop()
+    module = members.get(name)
+    if module is None:
+        raise BundleError(f"/{name}", f"the manifest names module /{name}; the bundle lacks it")
+    if not module.startswith(b"\x00asm"):
+        raise BundleError(f"/{name}", "not a WebAssembly module (no \\0asm header)")
+    return module
+
+
+def merge_data(members: Mapping[str, bytes], roots: tuple[str, ...], limits: BundleLimits) -> Any:
+    """Every `data.json` at its directory's path (`a/b/data.json` → `data.a.b`), as OPA merges:
+    objects merge key by key; two files setting the same non-object path conflict."""
+    data: dict[str, Any] = {}
+    for name in sorted(members):
+        directory, base = posixpath.split(name)
+        if base in YAML_DATA_FILES:
+            raise BundleError(f"/{name}", "YAML data is not supported yet: use data.json")
+        if base not in DATA_FILES:
+            continue
+        if not _under_roots(directory, roots):
+            raise BundleError(f"/{name}", f"outside the manifest's roots ({', '.join(roots)})")
+        value = _json_member(members, name, depth=limits.max_data_depth)
+        path = [part for part in directory.split("/") if part]
+        if not path and not isinstance(value, dict):
+            raise BundleError(f"/{name}", "the root data.json must be a JSON object")
+        _merge_at(data, path, value, member=name)
+    return data
+
+
+def _merge_at(data: dict[str, Any], path: list[str], value: Any, *, member: str) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise BundleError(f"/{member}", f"conflicts with data at {'/'.join(path)}")
+        node = child
+    if not path:
+        _merge_objects(node, value, member=member, where="")
+    elif isinstance(node.get(path[-1]), dict) and isinstance(value, dict):
+        _merge_objects(node[path[-1]], value, member=member, where="/".join(path))
+    elif path[-1] in node:
+        raise BundleError(f"/{member}", f"conflicts with data at {'/'.join(path)}")
+    else:
+        node[path[-1]] = value
+
+
+def _merge_objects(
+    target: dict[str, Any], source: dict[str, Any], *, member: str, where: str
+) -> None:
+    for key, value in source.items():
+        here = f"{where}/{key}" if where else key
+        if isinstance(target.get(key), dict) and isinstance(value, dict):
+            _merge_objects(target[key], value, member=member, where=here)
+        elif key in target:
+            raise BundleError(f"/{member}", f"conflicts with data at {here}")
+        else:
+            target[key] = value
+
+
+def read_opa_bundle(members: Mapping[str, bytes], limits: BundleLimits | None = None) -> OpaBundle:
+    limits = limits or BundleLimits()
+    manifest = _manifest(members, limits)
+    roots = tuple(root.strip("/") for root in manifest.get("roots", [""]))
+    wasm: list[dict[str, str]] = manifest["wasm"]
+    entrypoints = tuple(dict.fromkeys(entry["entrypoint"].strip("/") for entry in wasm))
+    for entrypoint in entrypoints:
+        if not _under_roots(entrypoint, roots):
+            raise BundleError(
+                f"/{MANIFEST}", f"entrypoint {entrypoint} is outside the roots ({', '.join(roots)})"
+            )
+    return OpaBundle(
+        module=_module(members, wasm),
+        entrypoints=entrypoints,
+        data=merge_data(members, roots, limits),
+        revision=manifest.get("revision"),
+        roots=roots,
+    )
+
+
+def opa_bundle_wasm_section(bundle: OpaBundle, *, entrypoint: str | None) -> dict[str, Any]:
+    """The policy document's `wasm:` section for an OPA bundle (what snapshots store)."""
+    return {
+        "artifact": base64.b64encode(bundle.module).decode("ascii"),
+        "entrypoint": entrypoint or bundle.entrypoints[0],
+        "entrypoints": list(bundle.entrypoints),
+        "data": bundle.data,
+        "revision": bundle.revision,
+    }
+
+
+def opa_document(members: Mapping[str, bytes], request: BundleRequest) -> dict[str, Any]:
+    """An OPA bundle + the request's version/env → a raw policy document (engine wasm).
+
+    The version defaults to the manifest's `revision`."""
+    bundle = read_opa_bundle(members, request.limits)
+    wasm = opa_bundle_wasm_section(bundle, entrypoint=request.entrypoint)
+    wasm["strict_builtin_errors"] = request.strict_builtin_errors
+    document: dict[str, Any] = {
+        "version": request.version or bundle.revision,
+        "engine": "wasm",
+        "wasm": wasm,
+    }
+    if request.env:
+        document["env"] = request.env
+    return document
+
+
+BUNDLE_READERS: Final[dict[str, BundleReader]] = {OPA_BUNDLE: opa_document}

@@ -8,6 +8,7 @@ one round trip tells an author everything that is wrong.
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from app.domain.document_model import (
     ConditionDoc,
     PolicyDocumentModel,
     RuleDoc,
+    WasmDoc,
     check_document,
     decode_artifact,
 )
@@ -31,6 +33,7 @@ from app.domain.snapshot import (
     Rule,
     content_checksum,
     decode_value,
+    encode_data,
     encode_value,
 )
 
@@ -55,6 +58,16 @@ class Fixture:
 
 
 @dataclass(frozen=True)
+class WasmExtras:
+    """What a wasm policy carries besides its module (from an OPA bundle or the `wasm:` section)."""
+
+    data: bytes | None = None  # canonical JSON (`encode_data`)
+    entrypoints: tuple[str, ...] = ()
+    revision: str | None = None
+    strict_builtin_errors: bool = False
+
+
+@dataclass(frozen=True)
 class PolicyDocument:
     version: str
     env: str
@@ -66,6 +79,7 @@ class PolicyDocument:
     entrypoint: str | None = None
     notes: str | None = None
     checksum_scheme: int = CHECKSUM_SCHEME  # an imported bundle keeps the scheme it was signed in
+    wasm: WasmExtras = field(default_factory=WasmExtras)
 
     @property
     def checksum(self) -> str:
@@ -74,6 +88,7 @@ class PolicyDocument:
             self.wasm_artifact,
             self.rules,
             self.subtask_types,
+            wasm_data=self.wasm.data,
             scheme=self.checksum_scheme,
         )
 
@@ -90,6 +105,10 @@ class PolicyDocument:
             subtask_types=self.subtask_types,
             notes=self.notes,
             checksum_scheme=self.checksum_scheme,
+            wasm_data=self.wasm.data,
+            entrypoints=self.wasm.entrypoints,
+            revision=self.wasm.revision,
+            strict_builtin_errors=self.wasm.strict_builtin_errors,
         )
 
 
@@ -103,8 +122,8 @@ def parse_policy_document(raw: Any) -> PolicyDocument:
     model, errors = check_document(raw)
     if model is None:
         raise DocumentError(errors or [FieldError("document", "invalid document")])
-    document = _build(model)
     try:
+        document = _build(model)  # wasm data is encoded as RFC 8785 here
         document.checksum  # noqa: B018  # RFC 8785 refuses what I-JSON cannot hold: say so now
     except rfc8785.CanonicalizationError as exc:
         raise DocumentError(
@@ -142,8 +161,20 @@ def _build(model: PolicyDocumentModel) -> PolicyDocument:
             for f in model.fixtures or []
         ],
         wasm_artifact=decode_artifact(wasm.artifact) if wasm and wasm.artifact else None,
-        entrypoint=wasm.entrypoint if wasm else None,
+        entrypoint=wasm.default_entrypoint() if wasm else None,
         notes=model.notes,
+        wasm=_wasm_extras(wasm),
+    )
+
+
+def _wasm_extras(wasm: WasmDoc | None) -> WasmExtras:
+    if wasm is None:
+        return WasmExtras()
+    return WasmExtras(
+        data=encode_data(wasm.data),
+        entrypoints=tuple(dict.fromkeys(wasm.entrypoints or ())),
+        revision=wasm.revision,
+        strict_builtin_errors=wasm.strict_builtin_errors,
     )
 
 
@@ -194,14 +225,30 @@ def document_from_snapshot(
         "rules": [_rule_to_document(rule) for rule in snapshot.rules],
     }
     if snapshot.engine == "wasm":
-        artifact = base64.b64encode(snapshot.wasm_artifact or b"").decode("ascii")
-        body["wasm"] = {"artifact": artifact, "entrypoint": snapshot.entrypoint}
+        body["wasm"] = wasm_section(snapshot)
     if snapshot.notes:
         body["notes"] = snapshot.notes
     body["fixtures"] = [
         {"name": f.name, "input": f.input, "expect": f.expect} for f in fixtures or []
     ]
     return body
+
+
+def wasm_section(snapshot: PKGSnapshotData) -> dict[str, Any]:
+    """A wasm snapshot's `wasm:` section: parsing it again gives the same checksum."""
+    section: dict[str, Any] = {
+        "artifact": base64.b64encode(snapshot.wasm_artifact or b"").decode("ascii"),
+        "entrypoint": snapshot.entrypoint,
+    }
+    if snapshot.entrypoints:
+        section["entrypoints"] = list(snapshot.entrypoints)
+    if snapshot.wasm_data:
+        section["data"] = json.loads(snapshot.wasm_data)
+    if snapshot.revision is not None:
+        section["revision"] = snapshot.revision
+    if snapshot.strict_builtin_errors:
+        section["strict_builtin_errors"] = True
+    return section
 
 
 def _rule_to_document(rule: Rule) -> dict[str, Any]:

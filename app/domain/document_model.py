@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.domain.bundle import BundleError, opa_bundle_wasm_section, read_members, read_opa_bundle
 from app.domain.conditions import compile_pattern
 from app.domain.errors import FieldError
 from app.domain.facts import json_kind
@@ -333,21 +334,75 @@ class FixtureDoc(_Model):
 
 
 class WasmDoc(_Model):
-    """An OPA WebAssembly module: `artifact` (base64) over HTTP; `file` for `pkgctl push`."""
+    """An OPA WebAssembly module: `artifact` (base64) over HTTP; `file` for `pkgctl push`; or
+    `bundle`, an OPA bundle (base64 .tar.gz) that gives artifact, data, entrypoints, revision."""
 
     artifact: str | None = Field(default=None, description="the module's bytes, base64")
-    entrypoint: str = Field(default=DEFAULT_ENTRYPOINT, json_schema_extra={"minLength": 1})
-    file: str | None = Field(
-        default=None, description="a path to the .wasm file; pkgctl push reads it"
+    bundle: str | None = Field(
+        default=None,
+        description="an OPA bundle (opa build -t wasm), base64: module, data.json files, "
+        "entrypoints and revision come from it",
     )
+    entrypoint: str | None = Field(
+        default=None,
+        description=f"the default entrypoint (default: the first of `entrypoints`, else "
+        f"{DEFAULT_ENTRYPOINT})",
+        json_schema_extra={"minLength": 1},
+    )
+    entrypoints: list[str] | None = Field(
+        default=None, description="every entrypoint of the module a caller may select"
+    )
+    data: JsonObject | None = Field(
+        default=None, description="the policy's data document (OPA's `data`)"
+    )
+    revision: str | None = Field(default=None, description="the OPA bundle's revision")
+    strict_builtin_errors: bool = Field(
+        default=False, description="a builtin's error fails the evaluation (default: undefined)"
+    )
+    file: str | None = Field(
+        default=None, description="a path to the .wasm or .tar.gz file; pkgctl push reads it"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unpack_bundle(cls, raw: Any, info: ValidationInfo) -> Any:
+        """`bundle` → the section it stands for (problems name the bundle's member)."""
+        if not isinstance(raw, Mapping) or raw.get("bundle") is None:
+            return raw
+        if (info.context or {}).get("engine") != "wasm":
+            return raw
+        clashes = [k for k in ("artifact", "data", "entrypoints", "revision") if k in raw]
+        if clashes:
+            raise _problems([(key, "comes from the bundle; leave it out") for key in clashes])
+        encoded = raw["bundle"]
+        members_raw = decode_artifact(encoded) if isinstance(encoded, str) else None
+        if members_raw is None:
+            raise _problems([("bundle", "not valid base64")])
+        try:
+            bundle = read_opa_bundle(read_members(members_raw))
+        except BundleError as exc:
+            raise _problems([(e.loc, e.msg) for e in exc.errors]) from exc
+        section = opa_bundle_wasm_section(bundle, entrypoint=raw.get("entrypoint"))
+        rest = {k: v for k, v in raw.items() if k not in ("bundle", "entrypoint")}
+        return {**rest, **section}
+
+    def default_entrypoint(self) -> str:
+        if self.entrypoint:
+            return self.entrypoint
+        return self.entrypoints[0] if self.entrypoints else DEFAULT_ENTRYPOINT
 
     @model_validator(mode="after")
     def _module(self, info: ValidationInfo) -> WasmDoc:
         if (info.context or {}).get("engine") != "wasm":
             return self  # the document reports the misplaced section once
         problems: list[tuple[str, str]] = []
-        if not self.entrypoint:
+        if self.entrypoint is not None and not self.entrypoint:
             problems.append(("entrypoint", _MESSAGES["wasm.entrypoint"]))
+        elif self.entrypoints and self.default_entrypoint() not in self.entrypoints:
+            known = ", ".join(self.entrypoints)
+            problems.append(("entrypoint", f"not one of the entrypoints {known}"))
+        if self.entrypoints is not None and not all(self.entrypoints):
+            problems.append(("entrypoints", "entrypoint names must be non-empty"))
         if self.file is not None:
             problems.append(("file", "file paths are read by pkgctl push; send base64 artifact"))
         if not self.artifact:
@@ -429,7 +484,9 @@ def policy_json_schema() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- pydantic → FieldError
-_FREE_FORM: Final = frozenset({"metadata", "params", "default_params", "input", "expect", "value"})
+_FREE_FORM: Final = frozenset(
+    {"metadata", "params", "default_params", "input", "expect", "value", "data"}
+)
 _JSON_DATA: Final = (
     "must be JSON data: strings, numbers, booleans, null, lists, string-keyed objects"
 )
@@ -469,6 +526,11 @@ _MESSAGES: Final[dict[str, str]] = {
     "wasm.artifact": "required: the module's bytes, base64-encoded",
     "wasm.entrypoint": "must be a non-empty string such as pkg/result",
     "wasm.file": "must be a path",
+    "wasm.bundle": "an OPA bundle (.tar.gz), base64-encoded",
+    "wasm.entrypoints": "must be a list of entrypoint names",
+    "wasm.data": "must be an object (the policy's data document)",
+    "wasm.revision": "must be a string",
+    "wasm.strict_builtin_errors": "must be true or false",
 }
 _MODELS: Final[dict[str, type[BaseModel]]] = {
     "": PolicyDocumentModel,

@@ -59,10 +59,6 @@ class SignatureError(PKGError, ValueError):
     """A snapshot's (or bundle's) signature is missing, by an unknown key, or does not verify."""
 
 
-class BundleError(PKGError, ValueError):
-    """A policy bundle file is malformed: truncated, too big, unsafe member, wrong checksum."""
-
-
 class EngineLoadError(PKGError, ValueError):
     """An engine could not be built from a snapshot (bad artifact, missing builtin, ...).
 

@@ -124,6 +124,12 @@ class PKGSnapshotData:
     checksum_scheme: int = CHECKSUM_SCHEME
     signature: str | None = None  # base64 Ed25519 over `signing_payload(self)`
     signing_key_id: str | None = None
+    # wasm only: the policy's data document (canonical JSON bytes), every entrypoint it offers
+    # (`entrypoint` is the default), the OPA bundle's revision, strict builtin errors
+    wasm_data: bytes | None = None
+    entrypoints: tuple[str, ...] = ()
+    revision: str | None = None
+    strict_builtin_errors: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules", normalise_rules(self.rules))
@@ -136,7 +142,13 @@ class PKGSnapshotData:
             self.rules,
             self.subtask_types,
             scheme=self.checksum_scheme,
+            wasm_data=self.wasm_data,
         )
+
+    @property
+    def data_size(self) -> int:
+        """Bytes of the wasm policy's data document (0 without data)."""
+        return len(self.wasm_data or b"")
 
     def verify_checksum(self) -> None:
         """Raise `ChecksumMismatchError` unless the stored checksum matches the content."""
@@ -206,13 +218,18 @@ def content_checksum(
     rules: Iterable[Mapping[str, Any]],
     subtask_types: Mapping[str, Mapping[str, Any]],
     *,
+    wasm_data: bytes | None = None,
     scheme: int = CHECKSUM_SCHEME,
 ) -> str:
-    """THE checksum (DESIGN.md §2): sha256 hex of the wasm bytes for a wasm policy, else of the
+    """THE checksum (DESIGN.md §2): for a wasm policy, sha256 hex of the module's bytes followed
+    by its data document's canonical JSON (no data: the module's sha256 alone), else of the
     canonical JSON (RFC 8785; `scheme` 1 for snapshots stored before it) of the native rules and
     subtask types. Documents, stores and the evaluator all call this one function."""
     if engine == "wasm":
-        return hashlib.sha256(wasm_artifact or b"").hexdigest()
+        digest = hashlib.sha256(wasm_artifact or b"")
+        if wasm_data:
+            digest.update(wasm_data)
+        return digest.hexdigest()
     return native_checksum(rules, subtask_types, scheme=scheme)
 
 
@@ -232,6 +249,11 @@ def native_checksum(
     }
     encode = legacy_canonical_json if scheme == CHECKSUM_SCHEME_LEGACY else canonical_json
     return hashlib.sha256(encode(payload)).hexdigest()
+
+
+def encode_data(data: Any) -> bytes | None:
+    """A wasm policy's data document → the bytes stored and checksummed (None when empty)."""
+    return canonical_json(data) if data else None
 
 
 def snapshot_to_dict(snapshot: PKGSnapshotData) -> dict[str, Any]:
@@ -254,6 +276,12 @@ def snapshot_to_dict(snapshot: PKGSnapshotData) -> dict[str, Any]:
         "checksum_scheme": snapshot.checksum_scheme,
         "signature": snapshot.signature,
         "signing_key_id": snapshot.signing_key_id,
+        "wasm_data": (
+            base64.b64encode(snapshot.wasm_data).decode("ascii") if snapshot.wasm_data else None
+        ),
+        "entrypoints": list(snapshot.entrypoints),
+        "revision": snapshot.revision,
+        "strict_builtin_errors": snapshot.strict_builtin_errors,
     }
 
 
@@ -275,4 +303,8 @@ def snapshot_from_dict(data: Mapping[str, Any]) -> PKGSnapshotData:
         checksum_scheme=int(data.get("checksum_scheme") or CHECKSUM_SCHEME_LEGACY),
         signature=data.get("signature"),
         signing_key_id=data.get("signing_key_id"),
+        wasm_data=base64.b64decode(data["wasm_data"]) if data.get("wasm_data") else None,
+        entrypoints=tuple(data.get("entrypoints") or ()),
+        revision=data.get("revision"),
+        strict_builtin_errors=bool(data.get("strict_builtin_errors", False)),
     )

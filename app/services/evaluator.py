@@ -42,12 +42,20 @@ class PKGEvaluator:
         return datetime.fromtimestamp(self.loaded_at, UTC)
 
     def evaluate(
-        self, task_facts: Any, *, max_facts_depth: int = DEFAULT_MAX_FACTS_DEPTH
+        self,
+        task_facts: Any,
+        *,
+        max_facts_depth: int = DEFAULT_MAX_FACTS_DEPTH,
+        entrypoint: str | None = None,
     ) -> dict[str, Any]:
+        """`entrypoint` picks another of a wasm policy's entrypoints than its default."""
         validate_facts(task_facts, max_depth=max_facts_depth)
         started = time.perf_counter()
         try:
-            result = self.engine.evaluate(task_facts)
+            if entrypoint is None:
+                result = self.engine.evaluate(task_facts)
+            else:
+                result = self._evaluate_entrypoint(task_facts, entrypoint)
         except FactsError:
             raise
         except Exception as exc:  # a policy failure is an answer, not a crash
@@ -65,6 +73,13 @@ class PKGEvaluator:
             engine=self.engine_type,
             duration_ms=(time.perf_counter() - started) * 1000,
         )
+        return result
+
+    def _evaluate_entrypoint(self, task_facts: Any, entrypoint: str) -> dict[str, Any]:
+        select = getattr(self.engine, "evaluate_entrypoint", None)
+        if select is None:
+            raise FactsError("entrypoint", f"{self.engine_type} policies have no entrypoints")
+        result: dict[str, Any] = select(task_facts, entrypoint)
         return result
 
     def explain(self, task_facts: Mapping[str, Any]) -> list[dict[str, Any]] | None:

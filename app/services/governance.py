@@ -13,6 +13,7 @@ from typing import Any, Unpack
 
 import structlog
 
+from app.domain.bundle import BundleRequest
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
 from app.domain.document import Fixture, PolicyDocument
 from app.domain.errors import NotFoundError, StoreUnavailableError
@@ -71,9 +72,12 @@ class Governance:
         )
         return snapshot
 
-    async def import_bundle(self, data: bytes) -> tuple[PKGSnapshotData, list[Fixture]]:
-        """Store a PKG export bundle, verifying its members, checksum and signature."""
-        document, signature = await self.trust.read_bundle(data)
+    async def create_from_bundle(
+        self, data: bytes, request: BundleRequest
+    ) -> tuple[PKGSnapshotData, list[Fixture]]:
+        """Store a gzip bundle: an OPA bundle, or a PKG export (its members, checksum and
+        signature verified)."""
+        document, signature = await self.trust.read_bundle(data, request)
         return await self.create_snapshot(document, signature=signature), list(document.fixtures)
 
     async def export_bundle(self, version: str) -> bytes:

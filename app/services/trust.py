@@ -13,8 +13,16 @@ from typing import Any
 
 import structlog
 
-from app.domain.bundle import MANIFEST as BUNDLE_MANIFEST
-from app.domain.bundle import is_pkg_bundle, read_bundle, write_bundle
+from app.domain.bundle import (
+    BUNDLE_READERS,
+    OPA_BUNDLE,
+    PKG_EXPORT,
+    PKG_EXPORT_MARKER,
+    BundleError,
+    BundleRequest,
+    bundle_kind,
+    read_members,
+)
 from app.domain.document import (
     ENVIRONMENTS,
     Fixture,
@@ -22,7 +30,9 @@ from app.domain.document import (
     document_from_snapshot,
     parse_policy_document,
 )
-from app.domain.errors import BundleError, DocumentError, FieldError, SignatureError
+from app.domain.errors import DocumentError, FieldError, SignatureError
+from app.domain.pkg_bundle import read_bundle as read_pkg_bundle
+from app.domain.pkg_bundle import write_bundle
 from app.domain.snapshot import PKGSnapshotData
 from app.domain.trust import SnapshotSignature, signing_payload, verify_chain
 from app.services.ports import AuditTrail
@@ -65,21 +75,25 @@ class Trust:
 
     # ------------------------------------------------------------------ bundles
     @staticmethod
-    async def read_bundle(data: bytes) -> tuple[PolicyDocument, SnapshotSignature | None]:
-        """A PKG bundle → the document it holds (checksum checked) and its signature."""
-        if not await asyncio.to_thread(is_pkg_bundle, data):
-            raise BundleError(
-                f"not a PKG bundle: it has no {BUNDLE_MANIFEST} member (export one with "
-                "`pkgctl export`)"
-            )
-        bundle = await asyncio.to_thread(read_bundle, data)
+    async def read_bundle(
+        data: bytes, request: BundleRequest
+    ) -> tuple[PolicyDocument, SnapshotSignature | None]:
+        """A gzip bundle → the document it holds and the signature it carries: a PKG export
+        (`pkg-bundle.json`: its checksum must match its content) or an OPA bundle (`.manifest`;
+        unsigned, like any pushed document)."""
+        members = await asyncio.to_thread(read_members, data, request.limits)
+        if bundle_kind(members) != PKG_EXPORT:
+            raw = await asyncio.to_thread(BUNDLE_READERS[OPA_BUNDLE], members, request)
+            return parse_policy_document(raw), None
+        bundle = await asyncio.to_thread(read_pkg_bundle, members)
         document = replace(
             parse_policy_document(bundle.document), checksum_scheme=bundle.checksum_scheme
         )
         if document.checksum != bundle.manifest.get("checksum"):
             raise BundleError(
-                f"bundle checksum {bundle.manifest.get('checksum')!r} does not match its "
-                f"content ({document.checksum})"
+                PKG_EXPORT_MARKER,
+                f"checksum {bundle.manifest.get('checksum')!r} does not match the bundle's "
+                f"content ({document.checksum})",
             )
         return document, bundle.signature
 

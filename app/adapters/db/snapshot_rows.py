@@ -38,6 +38,9 @@ async def insert_snapshot(
             checksum=document.checksum,
             entrypoint=document.entrypoint,
             notes=document.notes,
+            entrypoints=list(document.wasm.entrypoints) or None,
+            bundle_revision=document.wasm.revision,
+            strict_builtin_errors=document.wasm.strict_builtin_errors,
             is_active=False,
             created_at=utcnow(),
             checksum_scheme=document.checksum_scheme,
@@ -54,6 +57,7 @@ async def insert_snapshot(
                 artifact_type="wasm_pack",
                 artifact_bytes=document.wasm_artifact,
                 sha256=hashlib.sha256(document.wasm_artifact).hexdigest(),
+                data_json=document.wasm.data,
                 created_at=utcnow(),
             )
         )

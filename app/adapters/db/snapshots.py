@@ -192,17 +192,19 @@ async def load_snapshot(conn: AsyncConnection, row: dict[str, Any]) -> PKGSnapsh
     """Assemble a snapshot row into `PKGSnapshotData`, with the checksum as stored."""
     snapshot_id: int = row["id"]
     subtask_types = await _load_subtask_types(conn, snapshot_id)
-    artifact = await conn.execute(
-        select(SnapshotArtifactRow.artifact_bytes).where(
-            SnapshotArtifactRow.snapshot_id == snapshot_id,
-            SnapshotArtifactRow.artifact_type == "wasm_pack",
+    artifact = (
+        await conn.execute(
+            select(SnapshotArtifactRow.artifact_bytes, SnapshotArtifactRow.data_json).where(
+                SnapshotArtifactRow.snapshot_id == snapshot_id,
+                SnapshotArtifactRow.artifact_type == "wasm_pack",
+            )
         )
-    )
+    ).first()
     return PKGSnapshotData(
         id=snapshot_id,
         version=row["version"],
         engine=row["engine"],
-        wasm_artifact=artifact.scalar_one_or_none(),
+        wasm_artifact=artifact.artifact_bytes if artifact else None,
         checksum=row["checksum"],
         rules=await _load_rules(conn, snapshot_id),
         env=row["env"],
@@ -212,6 +214,10 @@ async def load_snapshot(conn: AsyncConnection, row: dict[str, Any]) -> PKGSnapsh
         checksum_scheme=row["checksum_scheme"],
         signature=row["signature"],
         signing_key_id=row["signing_key_id"],
+        wasm_data=artifact.data_json if artifact else None,
+        entrypoints=tuple(row.get("entrypoints") or ()),
+        revision=row.get("bundle_revision"),
+        strict_builtin_errors=bool(row.get("strict_builtin_errors")),
     )
 
 

@@ -120,6 +120,10 @@ class SnapshotRow(Base):
     checksum: Mapped[str] = mapped_column(String(64))
     entrypoint: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
+    # revision 0004: what an OPA bundle carries besides its module
+    entrypoints: Mapped[list[str] | None] = mapped_column(JsonDoc)
+    bundle_revision: Mapped[str | None] = mapped_column(Text)
+    strict_builtin_errors: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -144,6 +148,8 @@ class SnapshotArtifactRow(Base):
     )
     artifact_bytes: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
+    # revision 0004: a wasm module's data document (canonical JSON), checksummed with it
+    data_json: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -233,14 +233,3 @@ BUILTINS: Final[dict[str, Builtin]] = {
     "startswith": _binary_string("startswith", str.startswith),
     "endswith": _binary_string("endswith", str.endswith),
 }
-
-
-def resolve_builtins(declared: dict[str, int]) -> dict[int, tuple[str, Builtin]]:
-    """The module's `builtins()` map (name → id) → id → (name, implementation).
-
-    Raises `LookupError` naming every builtin we do not implement.
-    """
-    missing = sorted(name for name in declared if name not in BUILTINS)
-    if missing:
-        raise LookupError(", ".join(missing))
-    return {int(builtin_id): (name, BUILTINS[name]) for name, builtin_id in declared.items()}

@@ -15,10 +15,11 @@ from typing import Final
 import structlog
 import wasmtime
 
-from app.adapters.opa_wasm.builtins import Builtin, BuiltinContext, BuiltinError
+from app.adapters.opa_wasm.builtins import BuiltinContext
 from app.adapters.opa_wasm.errors import WasmEvaluationError
 from app.adapters.opa_wasm.fastcall import I32Call, bind
 from app.adapters.opa_wasm.limits import WASM_PAGE, WasmLimits
+from app.adapters.opa_wasm.registry import HostBuiltin
 from app.domain.errors import EngineLoadError
 
 log = structlog.get_logger("pkg.wasm")
@@ -46,7 +47,8 @@ class PolicyLayout:
 
     abi: tuple[int, int]
     entrypoint_id: int
-    builtins: dict[int, tuple[str, Builtin]]
+    builtins: dict[int, HostBuiltin]
+    strict_builtin_errors: bool = False
 
 
 class _HostAbort(Exception):
@@ -69,7 +71,8 @@ class WasmInstance:
     ) -> None:
         self._limits = limits
         self._ticks = limits.deadline_ticks
-        self._builtins: dict[int, tuple[str, Builtin]] = {}
+        self._builtins: dict[int, HostBuiltin] = {}
+        self._strict = False
         self._failure: str | None = None
         self._context: BuiltinContext | None = None
         self._store = store = wasmtime.Store(engine)
@@ -158,6 +161,7 @@ class WasmInstance:
     def prepare(self, layout: PolicyLayout, data: bytes) -> None:
         """Bind builtins and entrypoint, parse `data` once and keep the heap pointer after it."""
         self._builtins = layout.builtins
+        self._strict = layout.strict_builtin_errors
         self._entrypoint_id = layout.entrypoint_id
         opa_eval = self._func.get("opa_eval")
         self._one_shot = (
@@ -177,24 +181,24 @@ class WasmInstance:
 
     # -- evaluation ------------------------------------------------------------------------
 
-    def evaluate(self, payload: bytes) -> bytes:
-        """Evaluate the entrypoint on `payload` (JSON input); the JSON result set's bytes."""
+    def evaluate(self, payload: bytes, entrypoint_id: int | None = None) -> bytes:
+        """Evaluate an entrypoint (default: the layout's) on `payload` (JSON input); the JSON
+        result set's bytes."""
         self._failure = None
         self._context = None
+        entrypoint = self._entrypoint_id if entrypoint_id is None else entrypoint_id
         if self._one_shot:
-            return self._evaluate_one_shot(payload)
-        return self._evaluate_with_context(payload)
+            return self._evaluate_one_shot(payload, entrypoint)
+        return self._evaluate_with_context(payload, entrypoint)
 
-    def _evaluate_one_shot(self, payload: bytes) -> bytes:
+    def _evaluate_one_shot(self, payload: bytes, entrypoint: int) -> bytes:
         store, heap, size = self._store, self._heap, len(payload)
         self._write(store, heap, payload)
         # opa_eval resets the heap to its heap_ptr argument itself: no opa_heap_ptr_set needed
-        addr = self._call("opa_eval", 0, self._entrypoint_id, self._data, heap, size,
-            heap + size, 0,
-        )  # fmt: skip  # the arguments grouped as the OPA ABI lists them
+        addr = self._call("opa_eval", 0, entrypoint, self._data, heap, size, heap + size, 0)
         return self._read_cstring(store, addr)
 
-    def _evaluate_with_context(self, payload: bytes) -> bytes:
+    def _evaluate_with_context(self, payload: bytes, entrypoint: int) -> bytes:
         store, func = self._store, self._func
         self._call("opa_heap_ptr_set", self._heap)
         value = self._parse(store, payload)
@@ -202,9 +206,9 @@ class WasmInstance:
         self._call("opa_eval_ctx_set_input", ctx, value)
         self._call("opa_eval_ctx_set_data", ctx, self._data)
         if "opa_eval_ctx_set_entrypoint" in func:
-            self._call("opa_eval_ctx_set_entrypoint", ctx,
-                self._entrypoint_id,
-            )  # fmt: skip  # the call reads as the ABI's (ctx, entrypoint) pair
+            self._call("opa_eval_ctx_set_entrypoint", ctx, entrypoint)
+        elif entrypoint != 0:
+            raise WasmEvaluationError("this ABI 1.0 module evaluates only its default entrypoint")
         code = self._call("eval", ctx)
         if code != 0:
             raise WasmEvaluationError(f"wasm eval() returned error code {code}")
@@ -306,15 +310,26 @@ class WasmInstance:
         log.info("wasm_println", message=text)
 
     def _call_builtin(self, caller: wasmtime.Caller, builtin_id: int, _ctx: int, *args: int) -> int:
-        entry = self._builtins.get(builtin_id)
-        if entry is None:
+        builtin = self._builtins.get(builtin_id)
+        if builtin is None:
             raise self._fail(f"wasm policy called unknown builtin id {builtin_id}")
-        name, implementation = entry
+        if builtin.arity is not None and builtin.arity != len(args):
+            raise self._fail(
+                f"builtin {builtin.name} takes {builtin.arity} arguments; the policy passed "
+                f"{len(args)}"
+            )
         try:
             values = [json.loads(self._dump(caller, addr)) for addr in args]
-            if self._context is None:
-                self._context = BuiltinContext()
-            result = implementation(self._context, *values)
-            return self._parse(caller, json.dumps(result, separators=(",", ":")).encode())
-        except (BuiltinError, WasmEvaluationError, ValueError, TypeError) as exc:
-            raise self._fail(f"builtin {name} failed: {exc}") from exc
+        except (WasmEvaluationError, ValueError) as exc:
+            raise self._fail(f"builtin {builtin.name}: unreadable argument: {exc}") from exc
+        if self._context is None:
+            self._context = BuiltinContext()
+        try:
+            result = builtin.call(self._context, *values)
+            encoded = json.dumps(result, separators=(",", ":"), allow_nan=False).encode()
+        except Exception as exc:  # a builtin's failure, whatever it raised, is the policy's
+            if self._strict:
+                raise self._fail(f"builtin {builtin.name} failed: {exc}") from exc
+            log.debug("wasm_builtin_undefined", builtin=builtin.name, error=str(exc))
+            return 0  # NULL: OPA's non-strict semantics make the expression undefined
+        return self._parse(caller, encoded)

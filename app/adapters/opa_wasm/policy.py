@@ -7,13 +7,13 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from app.adapters.opa_wasm.builtins import resolve_builtins
 from app.adapters.opa_wasm.errors import WasmEvaluationError
 from app.adapters.opa_wasm.instance import PolicyLayout, WasmInstance
 from app.adapters.opa_wasm.limits import WasmLimits, current_limits
 from app.adapters.opa_wasm.pool import InstancePool
+from app.adapters.opa_wasm.registry import resolve_builtins
 from app.adapters.opa_wasm.runtime import runtime
-from app.domain.errors import EngineLoadError
+from app.domain.errors import EngineLoadError, FactsError
 from app.domain.snapshot import DEFAULT_ENTRYPOINT, PKGSnapshotData
 
 _OUTPUT_KEYS: Final = ("subtasks", "dag", "rules")
@@ -36,19 +36,38 @@ def _resolve_entrypoint(declared: dict[str, int], wanted: str | None) -> int:
     )
 
 
-def _layout(instance: WasmInstance, entrypoint: str | None) -> PolicyLayout:
+def _layout(
+    instance: WasmInstance,
+    entrypoint: str | None,
+    *,
+    declared: dict[str, int],
+    strict_builtin_errors: bool,
+) -> PolicyLayout:
     abi = instance.abi_version()
     if abi[0] != 1:
         raise EngineLoadError(f"unsupported OPA wasm ABI {abi[0]}.{abi[1]} (need 1.x)")
     try:
         builtins = resolve_builtins(instance.declared("builtins"))
     except LookupError as exc:
-        raise EngineLoadError(f"wasm policy needs builtins PKG does not implement: {exc}") from exc
+        raise EngineLoadError(
+            f"wasm policy needs builtins that are neither PKG's nor registered: {exc}"
+        ) from exc
     return PolicyLayout(
         abi=abi,
-        entrypoint_id=_resolve_entrypoint(instance.declared("entrypoints"), entrypoint),
+        entrypoint_id=_resolve_entrypoint(declared, entrypoint),
         builtins=builtins,
+        strict_builtin_errors=strict_builtin_errors,
     )
+
+
+def _check_entrypoints(declared: dict[str, int], wanted: tuple[str, ...]) -> None:
+    missing = [name for name in wanted if name not in declared]
+    if missing:
+        known = ", ".join(sorted(declared)) or "none"
+        raise EngineLoadError(
+            f"the bundle names entrypoints the wasm module lacks: {', '.join(missing)} "
+            f"(module declares: {known})"
+        )
 
 
 def to_output(result_set: Any) -> dict[str, Any]:
@@ -72,10 +91,18 @@ def to_output(result_set: Any) -> dict[str, Any]:
 class OpaWasm:
     """An OPA wasm policy: one shared compiled module, a bounded pool of instances."""
 
-    def __init__(self, pool: InstancePool[WasmInstance], *, checksum: str, limits: WasmLimits):
+    def __init__(
+        self,
+        pool: InstancePool[WasmInstance],
+        *,
+        checksum: str,
+        limits: WasmLimits,
+        entrypoints: dict[str, int] | None = None,
+    ):
         self._pool = pool
         self.checksum = checksum
         self.limits = limits
+        self.entrypoints: dict[str, int] = dict(entrypoints or {})
 
     @classmethod
     def load_from_bytes(
@@ -86,10 +113,14 @@ class OpaWasm:
         entrypoint: str | None = None,
         data: Any = None,
         limits: WasmLimits | None = None,
+        entrypoints: tuple[str, ...] = (),
+        strict_builtin_errors: bool = False,
     ) -> OpaWasm:
-        """Compile (or reuse) the module, check its ABI, builtins and entrypoint, load data.
+        """Compile (or reuse) the module, check its ABI, builtins and entrypoints, load data.
 
         `checksum`, when given, must be the artifact's sha256 hex (optionally `sha256:`-prefixed).
+        `data` is the data document, or its JSON bytes. Every name in `entrypoints` (an OPA
+        bundle's) must be one the module declares.
         """
         digest = hashlib.sha256(wasm_bytes).hexdigest()
         # the compiled-module cache is keyed by this digest: a wrong checksum must not alias
@@ -97,7 +128,15 @@ class OpaWasm:
             raise EngineLoadError(
                 f"wasm artifact sha256 {digest} does not match checksum {checksum!r}"
             )
-        return cls._load(wasm_bytes, digest, entrypoint=entrypoint, data=data, limits=limits)
+        return cls._load(
+            wasm_bytes,
+            digest,
+            entrypoint=entrypoint,
+            data=data,
+            limits=limits,
+            entrypoints=entrypoints,
+            strict_builtin_errors=strict_builtin_errors,
+        )
 
     @classmethod
     def _load(
@@ -108,14 +147,22 @@ class OpaWasm:
         entrypoint: str | None,
         data: Any = None,
         limits: WasmLimits | None = None,
+        entrypoints: tuple[str, ...] = (),
+        strict_builtin_errors: bool = False,
     ) -> OpaWasm:
-        """Load bytes whose sha256 hex `digest` is already known (no second hash)."""
+        """Load bytes whose `digest` (their sha256 hex, or the snapshot's verified checksum over
+        module and data) is already known (no second hash); it keys the compiled module."""
         limits = limits or current_limits()
         host = runtime()
         module = host.module(digest, wasm_bytes)
-        data_json = _dumps({} if data is None else data).encode()
+        data_json = data if isinstance(data, bytes) else _dumps({} if data is None else data)
+        data_json = data_json.encode() if isinstance(data_json, str) else data_json
         first = WasmInstance(host.engine, module, limits=limits)
-        layout = _layout(first, entrypoint)
+        declared = first.declared("entrypoints")
+        _check_entrypoints(declared, entrypoints)
+        layout = _layout(
+            first, entrypoint, declared=declared, strict_builtin_errors=strict_builtin_errors
+        )
         first.prepare(layout, data_json)
 
         def build() -> WasmInstance:
@@ -126,19 +173,25 @@ class OpaWasm:
         wait = max(1.0, limits.eval_timeout_ms * 10 / 1000)
         pool = InstancePool(build, size=limits.pool_size, wait_seconds=wait)
         pool.seed(first)
-        return cls(pool, checksum=digest, limits=limits)
+        return cls(pool, checksum=digest, limits=limits, entrypoints=declared)
 
     @classmethod
     def from_snapshot(cls, snapshot: PKGSnapshotData) -> OpaWasm:
-        """The engine for a `wasm` snapshot that `PKGEvaluator` has verified (its checksum is
-        the artifact's sha256, so the compiled-module cache reuses it: one hash per load)."""
+        """The engine for a `wasm` snapshot that `PKGEvaluator` has verified (its checksum
+        covers the module, so the compiled-module cache reuses it: one hash per load)."""
         artifact = snapshot.wasm_artifact
         if not artifact:
             raise EngineLoadError(f"snapshot {snapshot.version} has no wasm artifact")
         if snapshot.checksum is None:
             raise EngineLoadError(f"snapshot {snapshot.version} has no checksum")
+        # PKGEvaluator verified the checksum (module and data): it keys the compiled module
         return cls._load(
-            artifact, snapshot.checksum, entrypoint=snapshot.entrypoint or DEFAULT_ENTRYPOINT
+            artifact,
+            snapshot.checksum,
+            entrypoint=snapshot.entrypoint or DEFAULT_ENTRYPOINT,
+            data=snapshot.wasm_data,
+            entrypoints=snapshot.entrypoints,
+            strict_builtin_errors=snapshot.strict_builtin_errors,
         )
 
     @property
@@ -146,23 +199,38 @@ class OpaWasm:
         """Instances built since load, beyond the first (each trap costs one rebuild)."""
         return self._pool.created
 
-    def evaluate(self, task_facts: Mapping[str, Any]) -> dict[str, Any]:
+    def evaluate(
+        self, task_facts: Mapping[str, Any], *, entrypoint: str | None = None
+    ) -> dict[str, Any]:
+        """Evaluate the default entrypoint, or `entrypoint` (any the module declares)."""
+        entrypoint_id = None if entrypoint is None else self.entrypoint_id(entrypoint)
         try:
             payload = _dumps(task_facts if isinstance(task_facts, dict) else dict(task_facts))
         except (TypeError, ValueError) as exc:
             raise WasmEvaluationError(f"task facts are not JSON: {exc}") from exc
-        raw = self.evaluate_raw(payload.encode())
+        raw = self.evaluate_raw(payload.encode(), entrypoint_id)
         try:
             result_set = _loads(raw.decode())
         except ValueError as exc:
             raise WasmEvaluationError(f"wasm policy returned invalid JSON: {exc}") from exc
         return to_output(result_set)
 
-    def evaluate_raw(self, payload: bytes) -> bytes:
+    def evaluate_entrypoint(self, task_facts: Mapping[str, Any], entrypoint: str) -> dict[str, Any]:
+        return self.evaluate(task_facts, entrypoint=entrypoint)
+
+    def entrypoint_id(self, name: str) -> int:
+        """The module's id for entrypoint `name` (`a/b` or `a.b`); `FactsError` if unknown."""
+        for candidate in (name, name.replace(".", "/")):
+            if candidate in self.entrypoints:
+                return self.entrypoints[candidate]
+        known = ", ".join(sorted(self.entrypoints)) or "only the default"
+        raise FactsError("entrypoint", f"the policy has no entrypoint {name!r} (has: {known})")
+
+    def evaluate_raw(self, payload: bytes, entrypoint_id: int | None = None) -> bytes:
         """JSON input bytes → the JSON result set's bytes, on a pooled instance."""
         instance = self._pool.acquire()
         try:
-            raw = instance.evaluate(payload)
+            raw = instance.evaluate(payload, entrypoint_id)
         except BaseException:
             self._pool.discard(instance)
             raise

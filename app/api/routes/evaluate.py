@@ -29,6 +29,10 @@ RegionQuery = Annotated[str | None, Query(description="Canary lane region")]
 SubjectQuery = Annotated[
     str | None, Query(max_length=512, description="Stable caller key for canary bucketing")
 ]
+EntrypointQuery = Annotated[
+    str | None,
+    Query(max_length=512, description="A wasm policy's entrypoint other than its default"),
+]
 ExplainQuery = Annotated[
     bool, Query(description="Add, per rule, which conditions held (slower; for debugging)")
 ]
@@ -58,9 +62,10 @@ def _decide(
     metrics: Any,
     explain: bool,
     max_depth: int,
+    entrypoint: str | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    result = evaluator.evaluate(facts, max_facts_depth=max_depth)
+    result = evaluator.evaluate(facts, max_facts_depth=max_depth, entrypoint=entrypoint)
     elapsed = time.perf_counter() - started
     metrics.observe_evaluation(evaluator.engine_type, elapsed)
     result["decision_id"] = uuid.uuid4().hex
@@ -91,6 +96,7 @@ async def evaluate(
     region: RegionQuery = None,
     subject: SubjectQuery = None,
     explain: ExplainQuery = False,
+    entrypoint: EntrypointQuery = None,
 ) -> Response:
     facts = await read_facts(request)
     evaluator, route = await _pick(
@@ -103,6 +109,7 @@ async def evaluate(
         metrics=metrics,
         explain=explain,
         max_depth=settings.max_facts_depth,
+        entrypoint=entrypoint,
     )
     return JSONResponse(decision)
 

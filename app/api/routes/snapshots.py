@@ -21,6 +21,7 @@ from app.api.schemas import (
     SnapshotResponse,
     SnapshotSummary,
 )
+from app.domain.bundle import BundleRequest
 from app.domain.document import Fixture, document_from_snapshot, parse_policy_document
 from app.services.governance import SnapshotView
 
@@ -63,11 +64,21 @@ DOCUMENT_BODY: dict[str, Any] = {
             },
             "application/gzip": {
                 "schema": {"type": "string", "format": "binary"},
-                "description": "A PKG export bundle (`pkgctl export`)",
+                "description": "An OPA bundle (`opa build -t wasm`) or a PKG export bundle",
             },
         },
     }
 }
+BundleVersion = Annotated[
+    str | None, Query(max_length=200, description="gzip bundle: the version (default: revision)")
+]
+BundleEnv = Annotated[str | None, Query(max_length=16, description="gzip bundle: the env")]
+BundleEntrypoint = Annotated[
+    str | None, Query(max_length=512, description="gzip bundle: default entrypoint")
+]
+BundleStrict = Annotated[
+    bool, Query(description="gzip bundle: a builtin error fails the evaluation")
+]
 
 
 # what RFC 3986 lets a path segment carry as is (pchar); everything else is percent-encoded
@@ -89,6 +100,10 @@ def _snapshot_body(view: SnapshotView) -> dict[str, Any]:
         "engine": snapshot.engine,
         "checksum": snapshot.checksum,
         "entrypoint": snapshot.entrypoint,
+        "entrypoints": list(snapshot.entrypoints),
+        "revision": snapshot.revision,
+        "data_size": snapshot.data_size,
+        "strict_builtin_errors": snapshot.strict_builtin_errors,
         "notes": snapshot.notes,
         "is_active": info.get("is_active", False),
         "created_at": info.get("created_at"),
@@ -104,17 +119,26 @@ def _snapshot_body(view: SnapshotView) -> dict[str, Any]:
     "",
     status_code=201,
     response_model=SnapshotResponse,
-    summary="Create a snapshot from a policy document (JSON or YAML)",
+    summary="Create a snapshot from a policy document (JSON or YAML) or a gzipped bundle",
     openapi_extra=DOCUMENT_BODY,
 )
 async def create_snapshot(
-    request: Request, governance: GovernanceDep, _role: AdminRole
+    request: Request,
+    governance: GovernanceDep,
+    _role: AdminRole,
+    version: BundleVersion = None,
+    env: BundleEnv = None,
+    entrypoint: BundleEntrypoint = None,
+    strict_builtin_errors: BundleStrict = False,
 ) -> Response:
-    if is_gzip(request):  # a PKG export bundle (`pkgctl export`)
-        snapshot, fixtures = await governance.import_bundle(await read_bundle_body(request))
+    bundle = BundleRequest(version, env, entrypoint, strict_builtin_errors)
+    if is_gzip(request):  # an OPA bundle, or a PKG export (`pkgctl export`)
+        snapshot, fixtures = await governance.create_from_bundle(
+            await read_bundle_body(request), bundle
+        )
         headers = {"Location": snapshot_location(snapshot.version)}
     else:
-        document = parse_policy_document(await read_document(request))
+        document = parse_policy_document(await read_document(request, bundle))
         # every header is built before the commit: nothing after it may fail unheard
         headers = {"Location": snapshot_location(document.version)}
         signature = signature_header(request)

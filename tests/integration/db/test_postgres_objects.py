@@ -10,8 +10,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.adapters.db import PKGClient
+from app.domain.bundle import BundleRequest, bundle_document
+from app.domain.document import parse_policy_document
 from tests.integration.db.conftest import make_document
 from tests.services.postgres import PostgresServer
+from tests.unit.wasm import wat
+from tests.unit.wasm.bundles import opa_bundle
 
 pytestmark = pytest.mark.integration
 
@@ -140,3 +144,23 @@ async def test_json_columns_take_dicts_on_asyncpg(pg_client: PKGClient) -> None:
     run = await pg_client.get_validation_run(run_id)
     assert rows == [{"t": "object"}]
     assert run is not None and run["report"] == report
+
+
+async def test_integrity_function_checks_a_wasm_checksum_over_module_and_data(
+    pg_client: PKGClient,
+) -> None:
+    raw = bundle_document(
+        opa_bundle({"app/rbac/data.json": {"roles": {"alice": "admin"}}}),
+        BundleRequest(version="bundle@1"),
+    )
+    stored = await pg_client.create_snapshot(parse_policy_document(raw))
+    assert stored.wasm_data and stored.checksum != wat.sha256(wat.kitchen_wasm())
+    assert await _sql(pg_client, "SELECT * FROM pkg_check_integrity()") == []
+
+    await _sql(
+        pg_client,
+        "UPDATE pkg_snapshot_artifacts SET data_json = :data",
+        data=b'{"app":{"rbac":{"roles":{"mallory":"admin"}}}}',
+    )
+    problems = {r["problem"] for r in await _sql(pg_client, "SELECT * FROM pkg_check_integrity()")}
+    assert problems == {"checksum_mismatch"}

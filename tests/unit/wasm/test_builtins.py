@@ -10,8 +10,8 @@ from app.adapters.opa_wasm.builtins import (
     BUILTINS,
     BuiltinContext,
     BuiltinError,
-    resolve_builtins,
 )
+from app.adapters.opa_wasm.registry import HostBuiltin, resolve_builtins
 
 
 def call(name: str, *args: Any) -> Any:
@@ -95,6 +95,6 @@ def test_type_errors_raise_builtin_error() -> None:
 
 
 def test_resolve_builtins_names_every_missing_one() -> None:
-    assert resolve_builtins({"sprintf": 0}) == {0: ("sprintf", BUILTINS["sprintf"])}
+    assert resolve_builtins({"sprintf": 0}) == {0: HostBuiltin("sprintf", BUILTINS["sprintf"])}
     with pytest.raises(LookupError, match=r"^http\.send, opa\.runtime$"):
         resolve_builtins({"sprintf": 0, "opa.runtime": 1, "http.send": 2})
