@@ -14,7 +14,7 @@ audit trail.
   revision, as a revision must not change with the application.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0004 (written against 0001)
 Create Date: 2026-12-01
 """
 
@@ -31,7 +31,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0004"  # was "0001"; chained after the wasm revision on merge
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

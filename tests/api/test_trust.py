@@ -185,11 +185,11 @@ async def test_bad_bundles_are_422_naming_what_failed_and_store_nothing(
 
     forged_signature = base64.b64encode(b"x" * 64).decode()
     cases = {
-        "truncated": (bundle[: len(bundle) // 2], "truncated"),
-        "not gzip": (b"hello", "not a gzip tar"),
+        "truncated": (bundle[: len(bundle) // 2], "not a readable gzipped tar"),
+        "not gzip": (b"hello", "not a gzip file"),
         "checksum": (
             _rewrite(bundle, "pkg-bundle.json", manifest(checksum="0" * 64)),
-            "does not match its content",
+            "does not match the bundle's content",
         ),
         "signature": (
             _rewrite(
