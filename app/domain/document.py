@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final
 
 import rfc8785
@@ -81,8 +82,8 @@ class PolicyDocument:
     checksum_scheme: int = CHECKSUM_SCHEME  # an imported bundle keeps the scheme it was signed in
     wasm: WasmExtras = field(default_factory=WasmExtras)
 
-    @property
-    def checksum(self) -> str:
+    @cached_property
+    def checksum(self) -> str:  # computed once: RFC 8785 in pure Python is not free
         return content_checksum(
             self.engine,
             self.wasm_artifact,
