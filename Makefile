@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared
 
-.PHONY: run test install install-dev services lint typecheck pytest bench bench-wasm bench-http bench-propagation clean
+.PHONY: run test install install-dev services tools wasm-example lint typecheck pytest bench bench-wasm bench-http bench-propagation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,18 @@ run: install
 	PKG_SEED_FILE=$${PKG_SEED_FILE:-examples/hotel_ops.yaml} $(BIN)/pkgctl serve
 
 ## make test: lint, type-check and the whole suite (starts its own PostgreSQL and Redis)
-test: install-dev services lint typecheck pytest
+test: install-dev services tools lint typecheck pytest
 
 services:
 	bash scripts/install-test-services.sh
+
+## the hand-written WebAssembly example: examples/wasm/hello/policy.wat -> policy.wasm
+wasm-example: install
+	$(BIN)/python examples/wasm/hello/build.py
+
+## helm and kubectl (kustomize) for the manifest tests, into .venv/tools/bin
+tools:
+	bash scripts/install-k8s-tools.sh
 
 lint: install-dev
 	$(BIN)/ruff check .

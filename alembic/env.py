@@ -17,6 +17,7 @@ from app.adapters.db.tables import metadata
 from app.settings import Settings
 
 config = context.config
+MIGRATION_LOCK_KEY = 0x504B47  # "PKG": the advisory lock that serializes concurrent upgrades
 target_metadata = metadata
 
 
@@ -43,6 +44,10 @@ def _run_sync(connection: Connection) -> None:
         transactional_ddl=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # replicas (Kubernetes init containers) may migrate at once: one runs, the others
+            # wait here and then find the schema at head
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         context.run_migrations()
 
 

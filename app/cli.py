@@ -6,21 +6,25 @@ import base64
 import ipaddress
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn, TypeVar
 
-import httpx
 import typer
 
 from app import trust_cli
 from app.adapters.observability.logging import configure_logging
+from app.client import PKGConnectionError, PKGError, PKGHttpClient
 from app.domain.bundle import GZIP_MAGIC
-from app.domain.document import parse_policy_document
+from app.domain.document import PolicyDocument, parse_policy_document
 from app.domain.errors import DocumentError
 from app.domain.fixtures import run_fixtures
 from app.services.evaluator import PKGEvaluator
+from app.services.policy_format import format_policy
 from app.services.policy_text import load_policy_text
 from app.wiring import install_defaults
+
+T = TypeVar("T")
 
 cli = typer.Typer(
     help="PKG policy service: serve, push, validate, promote, evaluate.",
@@ -91,15 +95,6 @@ def migrate(
     typer.echo("database is at the newest migration")
 
 
-SigningKey = Annotated[
-    Path | None,
-    typer.Option(
-        "--key",
-        envvar="PKG_SIGNING_KEY",
-        show_default=False,
-        help="Ed25519 private key (PEM) to sign with",
-    ),
-]
 PUSHED_KEYS = (
     "version",
     "env",
@@ -110,6 +105,15 @@ PUSHED_KEYS = (
     "revision",
     "signing_key_id",
 )
+SigningKey = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        envvar="PKG_SIGNING_KEY",
+        show_default=False,
+        help="Ed25519 private key (PEM) to sign a document with",
+    ),
+]
 
 
 @cli.command()
@@ -125,26 +129,25 @@ def push(
         Path | None, typer.Option(help="A detached signature from `pkgctl sign`")
     ] = None,
 ) -> None:
-    """Create a snapshot from a policy document (YAML or JSON), signed with --key if given, or
-    from a bundle (.tar.gz)."""
+    """Create a snapshot from a policy document (YAML or JSON), signed with --key or
+    --signature if given, or from a bundle (.tar.gz: an OPA bundle or a `pkgctl export`)."""
     if _is_gzip(file):
-        params = {"version": version, "env": env, "entrypoint": entrypoint}
-        body = _call(
-            "POST", url, "/snapshots", token, content=file.read_bytes(),
-            params={k: v for k, v in params.items() if v is not None}, expect=201,
-        )  # fmt: skip  # one request, its arguments grouped by meaning
-        _print(body, keys=PUSHED_KEYS)
+        bundle = file.read_bytes()
+        with _client(url, token) as pkg:
+            snapshot = _server(
+                lambda: pkg.push_bundle(bundle, version=version, env=env, entrypoint=entrypoint)
+            )
+        _print(snapshot, keys=PUSHED_KEYS)
         return
     document = read_document(file)
-    headers: dict[str, str] = {}
+    header = None
     if signature is not None:
-        headers = {"PKG-Signature": trust_cli.signature_header_from_file(signature)}
+        header = trust_cli.signature_header_from_file(signature)
     elif key is not None:
-        headers = {"PKG-Signature": trust_cli.sign_document(document, key)["header"]}
-    _print(
-        _call("POST", url, "/snapshots", token, json=document, expect=201, headers=headers),
-        keys=PUSHED_KEYS,
-    )
+        header = trust_cli.sign_document(document, key)["header"]
+    with _client(url, token) as pkg:
+        snapshot = _server(lambda: pkg.push(document, signature=header))
+    _print(snapshot, keys=PUSHED_KEYS)
 
 
 def _is_gzip(file: Path) -> bool:
@@ -153,16 +156,16 @@ def _is_gzip(file: Path) -> bool:
             return handle.read(2) == GZIP_MAGIC
     except OSError as exc:
         _fail(f"cannot read {file}: {exc}")
-    return False
 
 
 @cli.command()
 def validate(version: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Run a stored snapshot's fixtures on the server; exit 1 if any failed."""
-    run = _call("POST", url, "/validation/runs", token, json={"version": version}, expect=201)
+    with _client(url, token) as pkg:
+        run = _server(lambda: pkg.validate(version))
     _print(run)
     if not run.get("success"):
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
 
 
 @cli.command()
@@ -176,8 +179,10 @@ def promote(
     env: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Make VERSION the active snapshot of its env (audited)."""
-    body = {"version": version, "reason": reason, "actor": actor, "force": force, "env": env}
-    _print(_call("POST", url, "/promotions", token, json=body, expect=201))
+    with _client(url, token) as pkg:
+        _print(
+            _server(lambda: pkg.promote(version, reason=reason, actor=actor, force=force, env=env))
+        )
 
 
 @cli.command()
@@ -190,33 +195,53 @@ def rollback(
     env: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Go back to the previously active version (audited)."""
-    body = {"to_version": to, "reason": reason, "actor": actor, "env": env}
-    _print(_call("POST", url, "/promotions/rollback", token, json=body, expect=201))
+    with _client(url, token) as pkg:
+        _print(_server(lambda: pkg.rollback(to_version=to, reason=reason, actor=actor, env=env)))
 
 
 @cli.command("eval")
 def evaluate(
     facts: Annotated[str, typer.Argument(help="JSON text, @file.json, or - for stdin")],
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="Decide locally with this policy document, no server (like opa eval)"),
+    ] = None,
     url: Url = DEFAULT_URL,
     token: Token = None,
     version: Annotated[str | None, typer.Option(help="Evaluate a stored version")] = None,
     explain: Annotated[bool, typer.Option(help="Show which conditions held")] = False,
     entrypoint: Annotated[str | None, typer.Option(help="A wasm policy's entrypoint")] = None,
 ) -> None:
-    """Evaluate task facts on the server."""
-    params: dict[str, Any] = {"explain": explain}
-    if version:
-        params["version"] = version
-    if entrypoint:
-        params["entrypoint"] = entrypoint
-    _print(_call("POST", url, "/evaluate", token, json=read_facts(facts), params=params))
+    """Evaluate task facts: locally with --policy FILE, else on the server."""
+    task_facts = read_facts(facts)
+    if policy is not None:
+        _print(_evaluate_locally(policy, task_facts, explain=explain))
+        return
+    with _client(url, token) as pkg:
+        _print(
+            _server(
+                lambda: pkg.evaluate(
+                    task_facts, version=version, explain=explain, entrypoint=entrypoint
+                )
+            )
+        )
 
 
 @cli.command()
 def status(url: Url = DEFAULT_URL, token: Token = None) -> None:
-    """What the server serves, and whether it is healthy."""
-    health = _call("GET", url, "/health", token)
-    metadata = _call("GET", url, "/metadata", token)
+    """What the server serves, and whether it is healthy (any token with the evaluator role
+    shows the metadata; without one, health only)."""
+    with _client(url, token) as pkg:
+        health = _server(pkg.health)
+        try:
+            metadata: dict[str, Any] | None = pkg.metadata()
+        except PKGError as exc:
+            if exc.status not in (401, 403):
+                _server_error(exc)
+            typer.echo(f"metadata needs a token with the evaluator role ({exc})", err=True)
+            metadata = None
+        except PKGConnectionError as exc:
+            _fail(str(exc), code=EXIT_FAILED)
     _print({"health": health, "metadata": metadata})
 
 
@@ -224,12 +249,7 @@ def status(url: Url = DEFAULT_URL, token: Token = None) -> None:
 def test_document(file: Path) -> None:
     """Run a policy document's fixtures locally, with no server (like `opa test`)."""
     configure_logging(level="WARNING", json=False)
-    try:
-        document = parse_policy_document(read_document(file))
-    except DocumentError as exc:
-        for error in exc.errors:
-            typer.echo(f"{file}: {error.loc}: {error.msg}", err=True)
-        raise typer.Exit(2) from exc
+    document = _parse(file)
     install_defaults()
     evaluator = PKGEvaluator(document.to_snapshot())
     report = run_fixtures(evaluator.evaluate, list(document.fixtures))
@@ -239,19 +259,108 @@ def test_document(file: Path) -> None:
             typer.echo(f"  {line}", err=True)
     typer.echo(f"{document.version}: {report['passed']} passed, {report['failed']} failed")
     if report["failed"] or not report["total"]:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
+
+
+@cli.command("fmt")
+def fmt(
+    files: Annotated[list[Path], typer.Argument(help="Policy documents (YAML or JSON)")],
+    check: Annotated[
+        bool, typer.Option("--check", help="Change nothing; exit 1 if a file is not canonical")
+    ] = False,
+) -> None:
+    """Rewrite policy documents in canonical form (stable key order), like `opa fmt`."""
+    unformatted = []
+    for file in files:
+        raw = _read_raw(file)
+        _parse(file, raw=raw)  # only a valid document is rewritten
+        text = format_policy(raw, as_json=file.suffix.lower() == ".json")
+        if text == file.read_text():
+            continue
+        unformatted.append(file)
+        if check:
+            typer.echo(f"{file}: not in canonical form (run pkgctl fmt {file})", err=True)
+        else:
+            file.write_text(text)
+            typer.echo(f"formatted {file}")
+    if check and unformatted:
+        raise typer.Exit(EXIT_FAILED)
 
 
 # ---------------------------------------------------------------------------- helpers
+# exit codes, the same for every command: 0 ok; 1 a policy, test or server failure (a failed
+# fixture or validation, a refused promotion, an unreachable server); 2 usage or invalid input
+# (a bad document or facts, an unknown version, a missing or wrong token)
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+INVALID_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
+
+
+def _client(url: str, token: str | None) -> PKGHttpClient:
+    return PKGHttpClient(url, token=token)
+
+
+def _server(call: Callable[[], T]) -> T:
+    """Run one client call; a problem answer or an unreachable server is printed once."""
+    try:
+        return call()
+    except PKGError as exc:
+        _server_error(exc)
+    except PKGConnectionError as exc:
+        _fail(str(exc), code=EXIT_FAILED)
+
+
+def _server_error(exc: PKGError) -> NoReturn:
+    if exc.errors:
+        typer.echo(f"error {exc.status}: {exc.title or 'invalid input'}", err=True)
+        for error in exc.errors:
+            typer.echo(f"  {error.get('loc')}: {error.get('msg')}", err=True)
+    else:
+        typer.echo(f"error {exc.status}: {exc.detail}", err=True)
+    raise typer.Exit(EXIT_INVALID if exc.status in INVALID_STATUSES else EXIT_FAILED)
+
+
+def _read_raw(file: Path) -> dict[str, Any]:
+    try:
+        return load_policy_text(file.read_text())
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc}")
+    except DocumentError as exc:
+        _document_errors(file, exc)
+
+
+def _document_errors(file: Path, exc: DocumentError) -> NoReturn:
+    for error in exc.errors:
+        typer.echo(f"{file}: {error.loc}: {error.msg}", err=True)
+    raise typer.Exit(EXIT_INVALID) from exc
+
+
+def _parse(file: Path, *, raw: dict[str, Any] | None = None) -> PolicyDocument:
+    """A document checked completely; every problem printed once, exit 2."""
+    try:
+        return parse_policy_document(raw if raw is not None else read_document(file))
+    except DocumentError as exc:
+        _document_errors(file, exc)
+
+
+def _evaluate_locally(file: Path, facts: Any, *, explain: bool) -> dict[str, Any]:
+    configure_logging(level="WARNING", json=False)
+    document = _parse(file)
+    install_defaults()
+    evaluator = PKGEvaluator(document.to_snapshot())
+    try:
+        decision: dict[str, Any] = evaluator.evaluate(facts)
+    except ValueError as exc:  # facts the engine refuses: not an object, bad tags or signals
+        _fail(f"invalid facts: {exc}")
+    if explain:
+        decision["explain"] = evaluator.explain(facts)
+    return decision
+
+
 def read_document(file: Path) -> dict[str, Any]:
     """Load a document; a `wasm.file` path (relative to the document) becomes `wasm.artifact`
     (a module) or `wasm.bundle` (an OPA bundle, .tar.gz), base64-encoded."""
-    try:
-        document = load_policy_text(file.read_text())
-    except OSError as exc:
-        _fail(f"cannot read {file}: {exc}")
-    except DocumentError as exc:  # unparseable or over a bound: exit 2, like any bad document
-        _fail("\n".join(f"{file}: {e.loc}: {e.msg}" for e in exc.errors))
+    document = _read_raw(file)
     wasm = document.get("wasm")
     if isinstance(wasm, dict) and "file" in wasm:
         artifact_path = (file.parent / str(wasm.pop("file"))).resolve()
@@ -265,51 +374,19 @@ def read_document(file: Path) -> dict[str, Any]:
 
 
 def read_facts(spec: str) -> Any:
-    if spec == "-":
-        text = sys.stdin.read()
-    elif spec.startswith("@"):
-        text = Path(spec[1:]).read_text()
-    else:
-        text = spec
+    try:
+        if spec == "-":
+            text = sys.stdin.read()
+        elif spec.startswith("@"):
+            text = Path(spec[1:]).read_text()
+        else:
+            text = spec
+    except OSError as exc:
+        _fail(f"cannot read the facts: {exc}")
     try:
         return json.loads(text)
     except ValueError as exc:
         _fail(f"facts are not valid JSON: {exc}")
-
-
-def _call(
-    method: str,
-    url: str,
-    path: str,
-    token: str | None,
-    *,
-    json: Any = None,
-    content: bytes | None = None,
-    params: dict[str, Any] | None = None,
-    expect: int = 200,
-    headers: dict[str, str] | None = None,
-    raw: bool = False,
-) -> Any:
-    headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
-    if content is not None:
-        headers.setdefault("Content-Type", "application/gzip")
-    try:
-        response = httpx.request(
-            method, url.rstrip("/") + path, json=json, content=content, params=params,
-            headers=headers, timeout=30.0,
-        )  # fmt: skip  # one request, its arguments grouped by meaning
-    except httpx.HTTPError as exc:
-        _fail(f"cannot reach {url}: {exc}")
-    if raw and response.status_code == expect:
-        return response.content
-    body = response.json() if response.content else None
-    if response.status_code != expect:
-        detail = body.get("detail") if isinstance(body, dict) else response.text
-        typer.echo(f"error {response.status_code}: {detail}", err=True)
-        for error in (body or {}).get("errors", []) if isinstance(body, dict) else []:
-            typer.echo(f"  {error.get('loc')}: {error.get('msg')}", err=True)
-        raise typer.Exit(1)
-    return body
 
 
 def _print(body: Any, *, keys: tuple[str, ...] | None = None) -> None:
@@ -318,13 +395,13 @@ def _print(body: Any, *, keys: tuple[str, ...] | None = None) -> None:
     typer.echo(json.dumps(body, indent=2, sort_keys=True, default=str))
 
 
-def _fail(message: str) -> Any:
+def _fail(message: str, *, code: int = EXIT_INVALID) -> NoReturn:
     typer.echo(message, err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 # keygen, sign, export, import, audit verify (app/trust_cli.py)
-trust_cli.register(cli, call=_call, show=_print, fail=_fail)
+trust_cli.register(cli, client=_client, server=_server, show=_print, fail=_fail)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from app.adapters.observability.metrics import PrometheusMetrics
 from app.api.auth import TokenTable
 from app.api.errors import install_error_handlers
 from app.api.limits import BodySizeLimit
+from app.api.openapi import install_openapi
 from app.api.routes import evaluate, fleet, governance, health, schemas, snapshots
 from app.lifespan import lifespan
 from app.settings import Settings
@@ -30,6 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # install_openapi serves /docs and /redoc from local assets
+        redoc_url=None,
     )
     app.state.settings = settings or Settings()
     app.state.tokens = TokenTable.from_settings(app.state.settings)
@@ -39,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (evaluate, snapshots, governance, fleet, health, schemas):
         app.include_router(module.router)
+    install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
     return app
 

@@ -1,6 +1,7 @@
 """`pkgctl keygen`, `sign`, `export`, `import` and `audit verify`: the trust commands.
 
-They live beside `app/cli.py` and are registered onto it, sharing its HTTP helpers.
+They live beside `app/cli.py` and are registered onto it, talking to servers through its
+`PKGHttpClient` (and its way of printing problems and exit codes).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from app.client import PKGHttpClient
 from app.domain.document import parse_policy_document
 from app.domain.errors import DocumentError, SignatureError
 from app.domain.trust import signing_payload
@@ -26,7 +28,6 @@ Token = Annotated[
     ),
 ]
 DEFAULT_URL = "http://127.0.0.1:8080"
-GZIP = "application/gzip"
 
 
 def sign_document(document: dict[str, Any], key: Path) -> dict[str, Any]:
@@ -65,7 +66,8 @@ def _write_private(path: Path, data: bytes) -> None:
 def register(
     cli: typer.Typer,
     *,
-    call: Callable[..., Any],
+    client: Callable[[str, str | None], PKGHttpClient],
+    server: Callable[[Callable[[], Any]], Any],
     show: Callable[..., None],
     fail: Callable[[str], Any],
 ) -> None:
@@ -122,9 +124,8 @@ def register(
         token: Token = None,
     ) -> None:
         """Write a stored snapshot as a bundle: document, fixtures, wasm, checksum, signature."""
-        from urllib.parse import quote
-
-        data = call("GET", url, f"/snapshots/{quote(version, safe='')}/bundle", token, raw=True)
+        with client(url, token) as pkg:
+            data: bytes = server(lambda: pkg.export_bundle(version))
         out.write_bytes(data)
         show({"version": version, "file": str(out), "bytes": len(data)})
 
@@ -135,10 +136,8 @@ def register(
             data = bundle.read_bytes()
         except OSError as exc:
             fail(f"cannot read {bundle}: {exc}")
-        created = call(
-            "POST", url, "/snapshots", token, content=data, headers={"Content-Type": GZIP},
-            expect=201,
-        )  # fmt: skip
+        with client(url, token) as pkg:
+            created = server(lambda: pkg.push_bundle(data))
         show(created, keys=("version", "env", "engine", "checksum", "signing_key_id"))
 
     audit = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
@@ -151,7 +150,8 @@ def register(
         env: Annotated[str | None, typer.Option(help="Default: the server's env")] = None,
     ) -> None:
         """Walk an env's audit chain; exit 1 naming the first altered, removed or inserted row."""
-        report = call("GET", url, "/promotions/verify", token, params={"env": env} if env else None)
+        with client(url, token) as pkg:
+            report = server(lambda: pkg.verify_audit(env=env))
         show(report)
         if not report.get("ok"):
             raise typer.Exit(1)

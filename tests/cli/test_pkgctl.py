@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.unit.wasm import wat
 
 EXAMPLES = ROOT / "examples"
 TOKEN = "cli-admin-token"
+READER = "cli-reader-token"
 runner = CliRunner()
 
 
@@ -29,6 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
             "PKG_SNAPSHOT_CACHE_DIR": str(tmp / "cache"),
             "PKG_SEED_FILE": str(EXAMPLES / "hotel_ops.yaml"),
             "PKG_ADMIN_TOKENS": TOKEN,
+            "PKG_EVALUATOR_TOKENS": READER,
             "PKG_LOG_LEVEL": "WARNING",
         },
         log_path=tmp / "server.log",
@@ -134,5 +137,176 @@ def test_push_reads_a_wasm_file_next_to_the_document(server: ServerProcess, tmp_
 
 def test_errors_from_the_server_are_printed_with_their_fields(server: ServerProcess) -> None:
     code, output = pkgctl("promote", "nope@0", server=server)
-    assert code == 1
+    assert code == 2  # an unknown version is invalid input
     assert "error 404" in output
+
+
+def test_push_of_an_invalid_document_prints_each_error_once_and_exits_2(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("version: x@1\nrules: [{name: a, conditions: [{type: TAG, key: a, op: LIKE}]}]")
+    code, output = pkgctl("push", str(path), server=server)
+    assert code == 2  # the same as `pkgctl test` for the same document
+    assert output.count("rules[0].conditions[0].op") == 1, output
+
+
+def test_a_refused_promotion_exits_1(server: ServerProcess, tmp_path: Path) -> None:
+    document = yaml.safe_load((EXAMPLES / "hotel_ops_v2.yaml").read_text())
+    document["version"] = "hotel-ops@9.0.0"
+    document["fixtures"][0]["expect"]["subtasks"][0]["name"] = "nothing_like_it"
+    path = tmp_path / "failing.yaml"
+    path.write_text(yaml.safe_dump(document))
+    assert pkgctl("push", str(path), server=server)[0] == 0
+    assert pkgctl("validate", "hotel-ops@9.0.0", server=server)[0] == 1
+    code, output = pkgctl("promote", "hotel-ops@9.0.0", server=server)
+    assert code == 1 and "error 409" in output
+
+
+def test_status_with_an_evaluator_token_shows_the_metadata(server: ServerProcess) -> None:
+    result = runner.invoke(cli, ["status"], env={"PKG_URL": server.url, "PKG_TOKEN": READER})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["metadata"]["version"].startswith("hotel-ops@")
+
+
+def test_status_without_a_token_shows_health_and_says_why_not_more(server: ServerProcess) -> None:
+    result = runner.invoke(cli, ["status"], env={"PKG_URL": server.url, "PKG_TOKEN": None})
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["health"]["status"] == "ok" and body["metadata"] is None
+    assert "evaluator role" in result.stderr
+
+
+def test_an_unreachable_server_exits_1_with_one_line() -> None:
+    result = runner.invoke(
+        cli, ["status"], env={"PKG_URL": "http://127.0.0.1:9", "PKG_TOKEN": None}
+    )
+    assert result.exit_code == 1
+    assert result.stderr.count("cannot reach") == 1
+
+
+# ---------------------------------------------------------------- local eval, like `opa eval`
+def test_eval_with_a_policy_decides_locally_without_a_server() -> None:
+    code, output = pkgctl(
+        "eval",
+        "--policy",
+        str(EXAMPLES / "hotel_ops.yaml"),
+        f"@{EXAMPLES / 'facts' / 'vip_allergy.json'}",
+    )
+    assert code == 0, output
+    decision = json.loads(output)
+    assert [r["rule_name"] for r in decision["rules"]] == ["vip_allergy_guard"]
+    assert decision["snapshot"] == "hotel-ops@1.0.0"
+
+
+def test_eval_explain_says_which_conditions_held() -> None:
+    code, output = pkgctl(
+        "eval",
+        "--policy",
+        str(EXAMPLES / "hotel_ops.yaml"),
+        "--explain",
+        '{"tags": ["vip", "allergy_nuts"]}',
+    )
+    assert code == 0, output
+    explained = {rule["rule_name"]: rule for rule in json.loads(output)["explain"]}
+    assert explained["vip_allergy_guard"]["fired"] is True
+
+
+def test_eval_exits_2_on_invalid_facts_or_document(tmp_path: Path) -> None:
+    code, output = pkgctl("eval", "--policy", str(EXAMPLES / "hotel_ops.yaml"), '{"tags": [1]}')
+    assert (code, output.count("tags[0]")) == (2, 1)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: x@1\nrules: [{name: a, conditions: [{type: TAG, key: a, op: LIKE}]}]")
+    code, output = pkgctl("eval", "--policy", str(bad), "{}")
+    assert code == 2 and output.count("rules[0].conditions[0].op") == 1
+
+
+def test_eval_runs_a_wasm_policy_locally(tmp_path: Path) -> None:
+    (tmp_path / "policy.wasm").write_bytes(wat.kitchen_wasm())
+    document = {
+        "version": "k@1",
+        "engine": "wasm",
+        "wasm": {"file": "policy.wasm", "entrypoint": "decision"},
+    }
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(document))
+    code, output = pkgctl("eval", "--policy", str(tmp_path / "policy.yaml"), '{"tags": ["vip"]}')
+    assert code == 0, output
+    assert json.loads(output)["subtasks"] == wat.DECISION["subtasks"]
+
+
+# ---------------------------------------------------------------- fmt, like `opa fmt`
+def test_fmt_rewrites_a_document_in_canonical_form_and_keeps_its_meaning(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    original = (EXAMPLES / "hotel_ops.yaml").read_text()
+    path.write_text(original)
+    assert pkgctl("fmt", "--check", str(path))[0] == 1
+    code, output = pkgctl("fmt", str(path))
+    assert code == 0 and "formatted" in output
+    assert yaml.safe_load(path.read_text()) == yaml.safe_load(original)
+    assert pkgctl("fmt", "--check", str(path)) == (0, "")
+    first_rule = yaml.safe_load(path.read_text())["rules"][0]
+    assert list(first_rule)[:2] == ["name", "priority"]
+
+
+def test_fmt_orders_keys_the_same_whatever_the_input_order(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    rule = {"emissions": [{"params": {"b": 1, "a": 2}, "subtask_type": "s"}], "name": "r"}
+    one.write_text(json.dumps({"rules": [rule], "subtask_types": {"s": {}}, "version": "v@1"}))
+    two.write_text(
+        json.dumps(
+            {"version": "v@1", "subtask_types": {"s": {}}, "rules": [dict(reversed(rule.items()))]}
+        )
+    )
+    assert pkgctl("fmt", str(one), str(two))[0] == 0
+    assert one.read_text() == two.read_text()
+    assert list(json.loads(one.read_text())) == ["version", "subtask_types", "rules"]
+
+
+def test_fmt_leaves_an_invalid_document_alone_and_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    text = "rules: [{name: a, conditions: [{type: TAG, key: a, op: LIKE}]}]\nversion: x@1\n"
+    path.write_text(text)
+    code, _ = pkgctl("fmt", str(path))
+    assert code == 2 and path.read_text() == text
+
+
+# ---------------------------------------------------------------- the README, as written
+def readme_lifecycle_commands() -> list[list[str]]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The lifecycle of a policy", 1)[1].split("```sh", 1)[1]
+    block = section.split("```", 1)[0]
+    commands = []
+    for line in block.splitlines():
+        words = shlex.split(line, comments=True)
+        if words and words[0] == "pkgctl":
+            commands.append(words[1:])
+    return commands
+
+
+def test_the_readme_lifecycle_does_what_it_says(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp = tmp_path_factory.mktemp("readme")
+    process = ServerProcess(
+        {
+            "PKG_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'pkg.db'}",
+            "PKG_SNAPSHOT_CACHE_DIR": str(tmp / "cache"),
+            "PKG_SEED_FILE": str(EXAMPLES / "hotel_ops.yaml"),
+            "PKG_ADMIN_TOKENS": TOKEN,
+            "PKG_LOG_LEVEL": "WARNING",
+        },
+    )
+    process.start()
+    monkeypatch.chdir(ROOT)  # the README's paths are relative to the checkout
+    try:
+        commands = readme_lifecycle_commands()
+        assert [c[0] for c in commands] == [
+            "test", "eval", "push", "validate", "promote", "eval", "rollback", "status",
+        ]  # fmt: skip
+        for args in commands:
+            code, output = pkgctl(*args, server=process)
+            assert code == 0, (args, output)
+            if args[0] == "eval":  # both examples fire a rule on the demo, as promised
+                assert json.loads(output)["rules"], (args, output)
+    finally:
+        process.stop()

@@ -71,7 +71,8 @@ def _check_entrypoints(declared: dict[str, int], wanted: tuple[str, ...]) -> Non
 
 
 def to_output(result_set: Any) -> dict[str, Any]:
-    """An OPA result set → `{"subtasks", "dag", "rules", "result"}`."""
+    """An OPA result set → `{"subtasks", "dag", "rules"}`, plus `"result"` when the value is not
+    a PKG decision object (a PKG object is the decision itself: no duplicate of it in `result`)."""
     if not isinstance(result_set, list):
         raise WasmEvaluationError("wasm policy returned a result set that is not an array")
     first = result_set[0] if result_set else None
@@ -83,7 +84,6 @@ def to_output(result_set: Any) -> dict[str, Any]:
             if part is not None and not isinstance(part, list):
                 raise WasmEvaluationError(f"wasm policy result {key!r} is not an array")
             output[key] = part or []
-        output["result"] = value
         return output
     return {"subtasks": [], "dag": [], "rules": [], "result": value}
 

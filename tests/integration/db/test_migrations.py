@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import uuid
+
 import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.adapters.db import PKGClient
 from app.adapters.db.migrations import downgrade_to_base, upgrade_to_head
+from bench.server import ROOT
 from tests.integration.db.conftest import make_document
+from tests.services.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration
 
@@ -51,3 +58,31 @@ async def test_upgrade_creates_the_sqlite_folder(tmp_path: object) -> None:
     await upgrade_to_head(url)
 
     assert len(await _tables(url)) == 11
+
+
+async def test_concurrent_migrate_processes_on_postgres_serialize(
+    postgres_server: PostgresServer,
+) -> None:
+    """Every Kubernetes pod runs `pkgctl migrate` in its init container: three at once on an
+    empty database all succeed, one doing the work and the others finding the schema at head.
+    (Processes, as in a cluster: Alembic's `op` proxy is process-global.)"""
+    name = f"pkg_concurrent_{uuid.uuid4().hex[:8]}"
+    postgres_server.create_database(name)
+    url = postgres_server.url(name)
+    env = {**os.environ, "PKG_DATABASE_URL": url, "PKG_LOG_LEVEL": "WARNING"}
+    try:
+        command = (sys.executable, "-m", "app.cli", "migrate")
+        pipe, merged = asyncio.subprocess.PIPE, asyncio.subprocess.STDOUT
+        processes = [
+            await asyncio.create_subprocess_exec(
+                *command, cwd=ROOT, env=env, stdout=pipe, stderr=merged
+            )
+            for _ in range(3)
+        ]
+        outputs = await asyncio.wait_for(
+            asyncio.gather(*(p.communicate() for p in processes)), timeout=120
+        )
+        assert [p.returncode for p in processes] == [0, 0, 0], outputs
+        assert len(await _tables(url)) == 11
+    finally:
+        postgres_server.drop_database(name)
