@@ -79,7 +79,7 @@ def test_unsigned_pushes_are_refused_and_signed_ones_stored(
 ) -> None:
     policy = _policy(tmp_path, "cli@1")
     code, output = pkgctl("push", str(policy), server=server)
-    assert code == 1 and "signature missing" in output
+    assert code == 2 and "signature missing" in output  # a 422: invalid input
 
     code, output = pkgctl("sign", str(policy), "--key", str(keys / "ci.pem"))
     assert code == 0, output
@@ -112,7 +112,7 @@ def test_export_then_import_and_audit_verify(
     truncated = tmp_path / "truncated.tar.gz"
     truncated.write_bytes(bundle.read_bytes()[:200])
     code, output = pkgctl("import", str(truncated), server=server)
-    assert code == 1 and "error 422" in output and "not a readable gzipped tar" in output
+    assert code == 2 and "error 422" in output and "not a readable gzipped tar" in output
     code, output = pkgctl("import", str(bundle), server=server)
     assert code == 0, output
     again = tmp_path / "again.tar.gz"
