@@ -56,7 +56,8 @@ bench: install-dev
 bench-wasm: install-dev
 	$(BIN)/python -m bench.wasm
 
-bench-http: install-dev
+## make bench-http: wrk against /evaluate, /evaluate/batch and FastAPI's constant answer, 1 and 2 workers
+bench-http: install-dev services
 	$(BIN)/python -m bench.http
 
 bench-propagation: install-dev services

@@ -55,11 +55,12 @@ def is_loopback(host: str) -> bool:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (PKG_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (PKG_PORT)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (PKG_WORKERS)")
+    ] = None,
 ) -> None:
     """Serve the API. Without tokens configured it only binds a loopback address."""
-    import uvicorn
-
-    from app.main import create_app
+    from app.serving import serve as run_server
     from app.settings import Settings
 
     settings = Settings()
@@ -70,14 +71,7 @@ def serve(
             f"refusing to bind {host}: no tokens are configured. Set PKG_ADMIN_TOKENS (and "
             "PKG_EVALUATOR_TOKENS), or bind 127.0.0.1."
         )
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
+    run_server(settings, host=host, port=port, workers=workers or settings.workers)
 
 
 @cli.command()

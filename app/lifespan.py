@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from app.services.policy_text import load_policy_text
 from app.services.ports import SnapshotSource
 from app.services.signing import Signer, Verifier
 from app.services.trust import Trust
+from app.serving import startup_turn, sync_interval
 from app.settings import Settings
 from app.wiring import install_defaults
 
@@ -71,7 +73,9 @@ async def reset_global_pkg_manager() -> None:
 def manager_config(settings: Settings) -> ManagerConfig:
     """The manager's fields of the settings (same names: env, intervals, timeout, identity)."""
     names = {field.name for field in dataclasses.fields(ManagerConfig)}
-    return ManagerConfig(**settings.model_dump(include=names))
+    config = ManagerConfig(**settings.model_dump(include=names))
+    # several embedded workers: no feed reaches the others, a short re-read does (serving.py)
+    return dataclasses.replace(config, reconcile_interval_s=sync_interval(settings))
 
 
 def build_manager(
@@ -104,7 +108,8 @@ async def _migrate(settings: Settings) -> None:
     if not settings.auto_migrate:
         return
     try:
-        await upgrade_to_head(settings.database_url)
+        async with startup_turn(settings):  # several workers: one at a time
+            await upgrade_to_head(settings.database_url)
     except Exception as exc:  # the database may be down: serve the last-known-good snapshot
         log.error("migration_failed", error=str(exc), error_type=type(exc).__name__)
 
@@ -113,7 +118,8 @@ async def _bootstrap(settings: Settings, governance: Governance, seed_file: Path
     try:
         text = await asyncio.to_thread(seed_file.read_text)
         document = parse_policy_document(load_policy_text(text))
-        await bootstrap(governance, document)
+        async with startup_turn(settings):  # several workers: exactly one imports the seed
+            await bootstrap(governance, document)
     except Exception as exc:
         log.error("bootstrap_failed", file=str(seed_file), error=str(exc))
 
@@ -154,6 +160,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.manager, app.state.governance = manager, governance
     app.state.wasm_runtime = opa_wasm.WASM_RUNTIME_AVAILABLE
     _global_manager = manager
+    if getattr(app.state, "freeze_gc_after_start", False):  # app/serving.py says why
+        gc.collect()
+        gc.freeze()
     log.info(
         "pkg_started",
         env=settings.env,
@@ -169,3 +178,4 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             _global_manager = None
         await manager.stop()
         await client.close()
+        getattr(app.state.metrics, "close", lambda: None)()

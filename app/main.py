@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from app.adapters.observability.metrics import PrometheusMetrics
-from app.api.auth import TokenTable
+from app.api.auth import table_for
 from app.api.errors import install_error_handlers
+from app.api.lean import LeanEvaluate
 from app.api.limits import BodySizeLimit
 from app.api.openapi import install_openapi
 from app.api.routes import evaluate, fleet, governance, health, schemas, snapshots
@@ -24,9 +26,24 @@ evaluate and read. Errors are RFC 7807 `application/problem+json`.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class PKGApp(FastAPI):
+    """FastAPI, with `POST /evaluate` and `/evaluate/batch` answered by the lean handler
+    (app/api/lean.py) ahead of the middleware stack, unless `PKG_LEAN_EVALUATE=false`."""
+
+    lean_evaluate: LeanEvaluate | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lean = self.lean_evaluate
+        if lean is not None and lean.handles(scope):
+            scope["app"] = self
+            await lean(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> PKGApp:
     install_defaults()  # the engines and feed adapters PKG ships, explicitly (app/wiring.py)
-    app = FastAPI(
+    app = PKGApp(
         title="PKG policy decision service",
         version="0.1.0",
         description=DESCRIPTION,
@@ -35,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings or Settings()
-    app.state.tokens = TokenTable.from_settings(app.state.settings)
+    app.state.tokens = table_for(app.state.settings)
     app.state.metrics = PrometheusMetrics()
     app.state.manager = None
     app.state.governance = None
@@ -44,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
+    if app.state.settings.lean_evaluate:
+        app.lean_evaluate = LeanEvaluate(app)
     return app
 
 

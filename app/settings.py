@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     max_facts_depth: int = Field(default=DEFAULT_MAX_DEPTH, gt=0)
     max_batch_items: int = Field(default=100, gt=0)
+    lean_evaluate: bool = True  # /evaluate(/batch) through app/api/lean.py, not FastAPI's stack
+    workers: int = Field(default=1, gt=0)  # uvicorn worker processes (`pkgctl serve --workers`)
+    # embedded mode (no Redis) with several workers: how often each re-reads the active version
+    worker_sync_interval_s: float = Field(default=0.5, gt=0)
 
     # logging
     log_level: str = "INFO"

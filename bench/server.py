@@ -29,6 +29,9 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    args: list[str] = field(default_factory=list)  # after `pkgctl serve`, e.g. --workers 2
+    command: list[str] | None = None  # another server instead (`{port}` is filled in)
+    ready_path: str = "/health/ready"
 
     @property
     def url(self) -> str:
@@ -38,8 +41,11 @@ class ServerProcess:
         env = {**os.environ, **self.env, "PKG_HOST": "127.0.0.1", "PKG_PORT": str(self.port)}
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
+            command = [sys.executable, "-m", "app.cli", "serve", *self.args]
+            if self.command is not None:
+                command = [part.format(port=self.port) for part in self.command]
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "serve"],
+                command,
                 cwd=ROOT,
                 env=env,
                 stdout=log,
@@ -52,7 +58,8 @@ class ServerProcess:
             self.wait(timeout=timeout)
         return self
 
-    def wait(self, *, path: str = "/health/ready", timeout: float = 60.0) -> None:
+    def wait(self, *, path: str | None = None, timeout: float = 60.0) -> None:
+        path = path or self.ready_path
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the servers the integration tests start themselves (Debian's postgresql and
-# redis-server) when they are missing. The test harness starts and stops them; nothing runs here.
+# redis-server), and the load generator of `make bench-http` (wrk), when they are missing.
+# The test harness starts and stops them; nothing runs here.
 set -euo pipefail
 need=()
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need+=(postgresql)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v wrk >/dev/null || need+=(wrk)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "installing ${need[*]} for the integration tests"
+echo "installing ${need[*]} for the integration tests and benchmarks"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -22,6 +22,7 @@ from typing import Annotated, Final, Literal, NamedTuple
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from app.settings import Settings
 
@@ -104,19 +105,36 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+_TABLES: dict[int, tuple[Settings, TokenTable]] = {}
+
+
+def table_for(settings: Settings) -> TokenTable:
+    """The token table of `settings`, built once (the settings object is kept alive with it,
+    so its id cannot be reused)."""
+    found = _TABLES.get(id(settings))
+    if found is None:
+        found = _TABLES[id(settings)] = (settings, TokenTable.from_settings(settings))
+    return found[1]
+
+
 def tokens_of(request: Request) -> TokenTable:
     table: TokenTable | None = getattr(request.app.state, "tokens", None)
     if table is None:
-        table = request.app.state.tokens = TokenTable.from_settings(request.app.state.settings)
+        table = request.app.state.tokens = table_for(request.app.state.settings)
     return table
 
 
 def is_loopback_client(request: Request) -> bool:
     """127.0.0.0/8 or ::1 (also ::ffff:127.x). A Unix-socket client (no address) is local."""
-    if request.client is None:
+    return is_loopback_host(request.client.host if request.client is not None else None)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """`is_loopback_client` for an ASGI scope's client host (None: a Unix socket, local)."""
+    if host is None:
         return True
     try:
-        address = ipaddress.ip_address(request.client.host)
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False  # a name, not an address: not provably loopback
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -124,28 +142,50 @@ def is_loopback_client(request: Request) -> bool:
     return address.is_loopback
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, as `HTTPBearer` reads it."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and token) or scheme.lower() != "bearer":
+        return None
+    return token
+
+
+def authorize_caller(table: TokenTable, token: str | None, role: Role, *, loopback: bool) -> Caller:
+    """Who `token` names (name and role), or the 401/403 that refuses it. `loopback`: the
+    client is on this host (with no tokens configured only such clients are served)."""
+    if not table.enabled:
+        if not loopback:
+            raise HTTPException(
+                403,
+                "no tokens are configured, so only loopback clients are served; set "
+                "PKG_ADMIN_TOKENS (and PKG_EVALUATOR_TOKENS) to serve other addresses",
+            )
+        return LOCAL_CALLER
+    if token is None:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    caller = table.caller_of(token)
+    if caller is None:
+        raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    if role == "admin" and caller.role != "admin":
+        raise HTTPException(403, "this route needs the admin role")
+    return caller
+
+
+def authorize(settings: Settings, token: str | None, role: Role, *, loopback: bool) -> Role:
+    """The role `token` grants, or the 401/403 that refuses it (the lean /evaluate handler
+    decides here; routes use `authorize_caller` through `require`)."""
+    return authorize_caller(table_for(settings), token, role, loopback=loopback).role
+
+
 def require(role: Role) -> object:
     async def check(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Caller:
-        table = tokens_of(request)
-        if not table.enabled:
-            if not is_loopback_client(request):
-                raise HTTPException(
-                    403,
-                    "no tokens are configured, so only loopback clients are served; set "
-                    "PKG_ADMIN_TOKENS (and PKG_EVALUATOR_TOKENS) to serve other addresses",
-                )
-            return LOCAL_CALLER
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-        caller = table.caller_of(credentials.credentials)
-        if caller is None:
-            raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
-        if role == "admin" and caller.role != "admin":
-            raise HTTPException(403, "this route needs the admin role")
-        return caller
+        token = credentials.credentials if credentials else None
+        return authorize_caller(
+            tokens_of(request), token, role, loopback=is_loopback_client(request)
+        )
 
     return Depends(check)
 

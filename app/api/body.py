@@ -50,7 +50,10 @@ class JSONResponse(Response):
 
 
 async def read_facts(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    return parse_facts(await request.body())
+
+
+def parse_facts(raw: bytes) -> dict[str, Any]:
     try:
         facts = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

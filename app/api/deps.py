@@ -1,4 +1,7 @@
-"""What a route gets from the app: read once per request through one Annotated alias each."""
+"""What a route gets from the app: read once per request through one Annotated alias each.
+
+All `async def`: FastAPI runs a plain `def` dependency in the thread pool, a thread hop per
+request for a dict lookup."""
 
 from __future__ import annotations
 
@@ -11,26 +14,26 @@ from app.services.manager import PKGManager
 from app.settings import Settings
 
 
-def get_manager(request: Request) -> PKGManager:
+async def get_manager(request: Request) -> PKGManager:
     manager: PKGManager | None = getattr(request.app.state, "manager", None)
     if manager is None:
         raise HTTPException(503, "the service is starting")
     return manager
 
 
-def get_governance(request: Request) -> Governance:
+async def get_governance(request: Request) -> Governance:
     governance: Governance | None = getattr(request.app.state, "governance", None)
     if governance is None:
         raise HTTPException(503, "the service is starting")
     return governance
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_metrics(request: Request) -> Any:
+async def get_metrics(request: Request) -> Any:
     return request.app.state.metrics
 
 

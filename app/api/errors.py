@@ -81,37 +81,40 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
 }
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+def problem_for(exc: Exception, instance: str) -> ProblemResponse:
+    """The problem+json answer for any exception a request raised (the app's handlers and the
+    lean /evaluate handler both answer through this)."""
+    if isinstance(exc, RequestValidationError):
         errors = [{"loc": _loc(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
         detail = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors)
-        return problem(422, detail or "invalid request", errors=errors, instance=request.url.path)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return problem(422, detail or "invalid request", errors=errors, instance=instance)
+    if isinstance(exc, StarletteHTTPException):
         headers = dict(exc.headers) if exc.headers else None
-        return problem(exc.status_code, str(exc.detail), instance=request.url.path, headers=headers)
-
-    for exc_type, status in DOMAIN_STATUS.items():
-        app.add_exception_handler(exc_type, _domain_handler(status))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error(
-            "unhandled_error", path=request.url.path, error_type=type(exc).__name__, error=str(exc)
-        )
-        return problem(500, "internal error; see the server log", instance=request.url.path)
+        return problem(exc.status_code, str(exc.detail), instance=instance, headers=headers)
+    status = next((DOMAIN_STATUS[t] for t in type(exc).__mro__ if t in DOMAIN_STATUS), None)
+    if status is not None:
+        return _domain_problem(exc, status, instance)
+    log.error("unhandled_error", path=instance, error_type=type(exc).__name__, error=str(exc))
+    return problem(500, "internal error; see the server log", instance=instance)
 
 
-def _domain_handler(status: int) -> Any:
-    async def handle(request: Request, exc: Exception) -> Response:
-        errors = None
-        if isinstance(exc, DocumentError):
-            errors = [e.as_dict() for e in exc.errors]
-        elif isinstance(exc, FactsError):
-            errors = [{"loc": exc.loc, "msg": exc.msg}]
-        headers = {"Retry-After": "5"} if status == 503 else None
-        return problem(status, str(exc), errors=errors, instance=request.url.path, headers=headers)
+def _domain_problem(exc: Exception, status: int, instance: str) -> ProblemResponse:
+    errors = None
+    if isinstance(exc, DocumentError):
+        errors = [e.as_dict() for e in exc.errors]
+    elif isinstance(exc, FactsError):
+        errors = [{"loc": exc.loc, "msg": exc.msg}]
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return problem(status, str(exc), errors=errors, instance=instance, headers=headers)
 
-    return handle
+
+async def _handle(request: Request, exc: Exception) -> Response:
+    return problem_for(exc, request.url.path)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _handle)
+    app.add_exception_handler(StarletteHTTPException, _handle)
+    for exc_type in DOMAIN_STATUS:
+        app.add_exception_handler(exc_type, _handle)
+    app.add_exception_handler(Exception, _handle)

@@ -51,15 +51,20 @@ class BodySizeLimit:
                 await self._reject(scope, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        body = orjson.dumps(
-            {
-                "type": "about:blank",
-                "title": "Content Too Large",
-                "status": 413,
-                "detail": f"request body is larger than {self.max_bytes} bytes",
-                "instance": scope.get("path", ""),
-            }
-        )
-        headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", b"%d" % len(body))]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_too_large(send, max_bytes=self.max_bytes, path=scope.get("path", ""))
+
+
+async def send_too_large(send: Send, *, max_bytes: int, path: str) -> None:
+    """The 413 problem+json (this middleware's, and the lean /evaluate handler's)."""
+    body = orjson.dumps(
+        {
+            "type": "about:blank",
+            "title": "Content Too Large",
+            "status": 413,
+            "detail": f"request body is larger than {max_bytes} bytes",
+            "instance": path,
+        }
+    )
+    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -70,6 +70,31 @@ class BatchRequest(BaseModel):
     )
 
 
+class BatchQuery(BaseModel):
+    """Query parameters of `/evaluate/batch` (one model: the FastAPI route and the lean
+    handler validate them the same way)."""
+
+    version: str | None = Field(
+        None, description="Evaluate this stored version instead of the active one"
+    )
+    target: str | None = Field(None, description="Canary lane target, e.g. `router`")
+    region: str | None = Field(None, description="Canary lane region")
+    subject: str | None = Field(
+        None, max_length=512, description="Stable caller key for canary bucketing"
+    )
+
+
+class EvaluateQuery(BatchQuery):
+    """Query parameters of `/evaluate`."""
+
+    explain: bool = Field(
+        False, description="Add, per rule, which conditions held (slower; for debugging)"
+    )
+    entrypoint: str | None = Field(
+        None, max_length=512, description="A wasm policy's entrypoint other than its default"
+    )
+
+
 class BatchResponse(BaseModel):
     items: list[DecisionResponse]
 

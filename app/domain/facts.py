@@ -13,6 +13,8 @@ from typing import Any, Final
 from app.domain.errors import FactsError
 
 DEFAULT_MAX_DEPTH: Final = 32
+_CONTAINER: Final = (dict, list)
+_NUMBER: Final = (int, float)
 
 
 def validate_facts(facts: Any, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
@@ -40,19 +42,29 @@ def _check_signals(signals: Any) -> None:
     if not isinstance(signals, dict):
         raise FactsError("signals", f"must be an object of numbers, not {_kind(signals)}")
     for name, value in signals.items():
-        if not isinstance(value, int | float) or isinstance(value, bool):
+        kind = value.__class__
+        if (
+            kind is not float
+            and kind is not int
+            and (kind is bool or not isinstance(value, _NUMBER))
+        ):
             raise FactsError(f"signals.{name}", f"must be a number, not {_kind(value)}")
 
 
 def _check_depth(facts: dict[str, Any], max_depth: int) -> None:
-    """Containers nested deeper than `max_depth` (the facts object itself is depth 1)."""
-    stack: list[tuple[Any, int]] = [(facts, 1)]
-    while stack:
-        value, depth = stack.pop()
+    """Containers nested deeper than `max_depth` (the facts object itself is depth 1), one
+    level at a time: no recursion, and each level's containers found in one C-level pass."""
+    level: list[Any] = [facts]
+    depth = 1
+    while level:
         if depth > max_depth:
             raise FactsError("body", f"facts nest deeper than the maximum depth of {max_depth}")
-        children = value.values() if isinstance(value, dict) else value
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+        below: list[Any] = []
+        for value in level:
+            children = value.values() if isinstance(value, dict) else value
+            below += [child for child in children if isinstance(child, _CONTAINER)]
+        level = below
+        depth += 1
 
 
 def json_kind(value: Any) -> str:

@@ -209,17 +209,29 @@ class NativeRuleEngine:
         return entry.index
 
     def candidates(self, facts: Facts, tags: Sequence[Any]) -> set[int]:
-        """Ranks of the rules that could fire: anchors that hold, plus unanchored rules."""
+        """Ranks of the rules that could fire: anchors that hold, plus unanchored rules.
+
+        The memo tables are read inline (a hit is the common case; `ranks` fills a miss)."""
         found = set(self._unanchored)
         if self._has_tags:
-            ranks = self._tags.ranks
+            index = self._tags
+            memo = index.memo
             for tag in tags:
                 if type(tag) is str:
-                    found.update(ranks(tag))
+                    hit = memo.get(tag)
+                    if hit is None:
+                        hit = index.ranks(tag)
+                    if hit:
+                        found.update(hit)
         for entry in self._path_list:
             value = entry.resolve(facts)
             if type(value) is str:
-                found.update(entry.index.ranks(value))
+                index = entry.index
+                hit = index.memo.get(value)
+                if hit is None:
+                    hit = index.ranks(value)
+                if hit:
+                    found.update(hit)
             elif value is not MISSING and isinstance(value, list):
                 found.update(entry.index.element_ranks(value))
         return found
@@ -230,8 +242,10 @@ class NativeRuleEngine:
         return sorted([rank for rank in found if checks[rank](facts, tags, signals)])
 
     def evaluate(self, task_facts: Mapping[str, Any]) -> dict[str, Any]:
-        outputs = self._outputs
-        fired = [outputs[rank] for rank in self.fired_ranks(task_facts)]
+        checks, outputs = self._checks, self._outputs
+        tags, signals = facts_tags(task_facts), facts_signals(task_facts)
+        found = sorted(self.candidates(task_facts, tags))
+        fired = [outputs[rank] for rank in found if checks[rank](task_facts, tags, signals)]
         return assemble(fired, dedupe_across=self._dedupe_across)
 
     def explain(self, task_facts: Mapping[str, Any]) -> list[dict[str, Any]]:

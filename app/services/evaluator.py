@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -17,6 +18,23 @@ from app.domain.snapshot import PKGSnapshotData
 log = structlog.get_logger("pkg.evaluator")
 
 DEFAULT_MAX_FACTS_DEPTH: Final = DEFAULT_MAX_DEPTH
+
+
+_DEBUG_BY_WRAPPER: dict[Any, bool] = {}
+
+
+def _debug_enabled() -> bool:
+    """Would `log.debug` emit, under the current structlog configuration? (memoised)"""
+    wrapper = structlog.get_config()["wrapper_class"]
+    enabled = _DEBUG_BY_WRAPPER.get(wrapper)
+    if enabled is None:
+        level = getattr(wrapper, "get_effective_level", None)
+        try:
+            enabled = level is None or level(None) <= logging.DEBUG
+        except Exception:  # a wrapper class whose level needs an instance: assume it logs
+            enabled = True
+        _DEBUG_BY_WRAPPER[wrapper] = enabled
+    return enabled
 
 
 class PKGEvaluator:
@@ -67,12 +85,13 @@ class PKGEvaluator:
             )
             return self.error_envelope(exc)
         result["snapshot"] = self.version
-        log.debug(
-            "pkg_evaluation_complete",
-            version=self.version,
-            engine=self.engine_type,
-            duration_ms=(time.perf_counter() - started) * 1000,
-        )
+        if _debug_enabled():  # a structlog call costs microseconds even when filtered out
+            log.debug(
+                "pkg_evaluation_complete",
+                version=self.version,
+                engine=self.engine_type,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
         return result
 
     def _evaluate_entrypoint(self, task_facts: Any, entrypoint: str) -> dict[str, Any]:

@@ -1,0 +1,152 @@
+"""The lean hot path: `POST /evaluate` and `POST /evaluate/batch` as one small ASGI handler.
+
+A request through FastAPI passes seven middleware layers, route matching, dependency solving
+and a response class before and after a decision that takes microseconds; under load that is
+most of the server's time. `PKGApp` (app/main.py) hands these two paths to `LeanEvaluate`
+before any of that runs. It does what the stack did, in the same order, through the same
+functions, so statuses, bodies and headers are identical (tests/api/test_lean_evaluate.py):
+
+1. body limit by Content-Length (413, as `BodySizeLimit`);
+2. the manager (503 while starting), the bearer token (`authorize`: 401/403);
+3. query parameters (`EvaluateQuery` / `BatchQuery`, 422 naming the field);
+4. the body, counted while read (413), parsed with orjson (`parse_facts`) or `parse_batch`;
+5. `evaluate_facts` / `evaluate_items` of app/api/routes/evaluate.py (the per-decision hook
+   point is `decide` there), rendered with orjson; any exception → `problem_for`.
+
+The FastAPI routes stay registered: they document both paths in the OpenAPI schema, serve
+them when `PKG_LEAN_EVALUATE=false`, and are the reference the tests compare against.
+HTTP-level hooks for these two paths (request metrics, after-response work) go in
+`LeanEvaluate.__call__`, the one place every lean request passes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, TypeVar
+from urllib.parse import parse_qsl
+
+import orjson
+from fastapi import FastAPI, HTTPException
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.types import Receive, Scope, Send
+
+from app.api.auth import authorize, bearer_token, is_loopback_host
+from app.api.body import parse_facts
+from app.api.errors import problem_for
+from app.api.limits import send_too_large
+from app.api.routes.evaluate import evaluate_facts, evaluate_items, parse_batch
+from app.api.schemas import BatchQuery, EvaluateQuery
+from app.settings import Settings
+
+EVALUATE: Final = "/evaluate"
+BATCH: Final = "/evaluate/batch"
+LEAN_PATHS: Final = frozenset({EVALUATE, BATCH})
+_JSON_HEADER: Final = (b"content-type", b"application/json")
+_NO_EVALUATE_QUERY: Final = EvaluateQuery()
+_NO_BATCH_QUERY: Final = BatchQuery()
+Q = TypeVar("Q", bound=BaseModel)
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+class ClientGoneError(Exception):
+    pass
+
+
+class LeanEvaluate:
+    """The ASGI handler for `LEAN_PATHS` (POST only; anything else goes through FastAPI)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.state = app.state
+
+    @staticmethod
+    def handles(scope: Scope) -> bool:
+        return scope["type"] == "http" and scope["path"] in LEAN_PATHS and scope["method"] == "POST"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        settings: Settings = self.state.settings
+        try:
+            body = await self._answer(scope, receive, settings, batch=path == BATCH)
+        except BodyTooLargeError:
+            await send_too_large(send, max_bytes=settings.max_body_bytes, path=path)
+            return
+        except ClientGoneError:
+            return
+        except Exception as exc:
+            await problem_for(exc, path)(scope, receive, send)
+            return
+        headers = [(b"content-length", b"%d" % len(body)), _JSON_HEADER]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, settings: Settings, *, batch: bool
+    ) -> bytes:
+        authorization, declared = _headers(scope)
+        if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
+            raise BodyTooLargeError
+        manager = self.state.manager
+        if manager is None:
+            raise HTTPException(503, "the service is starting")
+        client = scope.get("client")
+        loopback = is_loopback_host(client[0] if client else None)
+        authorize(settings, bearer_token(authorization), "evaluator", loopback=loopback)
+        query_string: bytes = scope.get("query_string", b"")
+        metrics: Any = self.state.metrics
+        if batch:
+            batch_query = _query(query_string, BatchQuery, _NO_BATCH_QUERY)
+            raw = await _read_body(receive, settings.max_body_bytes)
+            items = parse_batch(raw, max_items=settings.max_batch_items)
+            result = await evaluate_items(
+                manager, items, batch_query, metrics=metrics, settings=settings
+            )
+        else:
+            query = _query(query_string, EvaluateQuery, _NO_EVALUATE_QUERY)
+            facts = parse_facts(await _read_body(receive, settings.max_body_bytes))
+            result = await evaluate_facts(manager, facts, query, metrics=metrics, settings=settings)
+        return orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _headers(scope: Scope) -> tuple[str | None, bytes | None]:
+    """The first Authorization header (as Starlette reads it) and the last Content-Length (as
+    `BodySizeLimit` reads it)."""
+    authorization: str | None = None
+    declared: bytes | None = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif name == b"content-length":
+            declared = value
+    return authorization, declared
+
+
+def _query(query_string: bytes, model: type[Q], default: Q) -> Q:
+    if not query_string:
+        return default
+    params = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from exc
+
+
+async def _read_body(receive: Receive, max_bytes: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientGoneError
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise BodyTooLargeError
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
