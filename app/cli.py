@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from app import trust_cli
 from app.adapters.observability.logging import configure_logging
 from app.client import PKGConnectionError, PKGError, PKGHttpClient
 from app.comparison_report import FactsFileError, add_totals, chunks, describe, read_jsonl, summary
@@ -93,7 +94,25 @@ def migrate(
     typer.echo("database is at the newest migration")
 
 
-PUSHED_KEYS = ("version", "env", "engine", "checksum", "rules_count", "entrypoints", "revision")
+PUSHED_KEYS = (
+    "version",
+    "env",
+    "engine",
+    "checksum",
+    "rules_count",
+    "entrypoints",
+    "revision",
+    "signing_key_id",
+)
+SigningKey = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        envvar="PKG_SIGNING_KEY",
+        show_default=False,
+        help="Ed25519 private key (PEM) to sign a document with",
+    ),
+]
 
 
 @cli.command()
@@ -104,8 +123,13 @@ def push(
     version: Annotated[str | None, typer.Option(help="Bundle: version (default: revision)")] = None,
     env: Annotated[str | None, typer.Option(help="Bundle: env")] = None,
     entrypoint: Annotated[str | None, typer.Option(help="Bundle: default entrypoint")] = None,
+    key: SigningKey = None,
+    signature: Annotated[
+        Path | None, typer.Option(help="A detached signature from `pkgctl sign`")
+    ] = None,
 ) -> None:
-    """Create a snapshot from a policy document (YAML or JSON) or a bundle (.tar.gz)."""
+    """Create a snapshot from a policy document (YAML or JSON), signed with --key or
+    --signature if given, or from a bundle (.tar.gz: an OPA bundle or a `pkgctl export`)."""
     if _is_gzip(file):
         bundle = file.read_bytes()
         with _client(url, token) as pkg:
@@ -115,8 +139,13 @@ def push(
         _print(snapshot, keys=PUSHED_KEYS)
         return
     document = read_document(file)
+    header = None
+    if signature is not None:
+        header = trust_cli.signature_header_from_file(signature)
+    elif key is not None:
+        header = trust_cli.sign_document(document, key)["header"]
     with _client(url, token) as pkg:
-        snapshot = _server(lambda: pkg.push(document))
+        snapshot = _server(lambda: pkg.push(document, signature=header))
     _print(snapshot, keys=PUSHED_KEYS)
 
 
@@ -434,6 +463,10 @@ def _print(body: Any, *, keys: tuple[str, ...] | None = None) -> None:
 def _fail(message: str, *, code: int = EXIT_INVALID) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code)
+
+
+# keygen, sign, export, import, audit verify (app/trust_cli.py)
+trust_cli.register(cli, client=_client, server=_server, show=_print, fail=_fail)
 
 
 def main() -> None:

@@ -69,6 +69,7 @@ class _Call:
     params: dict[str, Any] | None = None
     content: bytes | None = None
     headers: dict[str, str] | None = None
+    raw: bool = False  # answer the body's bytes (bundles), not its JSON
 
 
 def _routing(**values: Any) -> dict[str, Any]:
@@ -92,8 +93,17 @@ class _Calls:
         return _Call("POST", "/evaluate/batch", json={"items": items}, params=_routing(**routing))
 
     @staticmethod
-    def push(document: dict[str, Any]) -> _Call:
-        return _Call("POST", "/snapshots", expect=201, json=document)
+    def push(document: dict[str, Any], signature: str | None = None) -> _Call:
+        headers = {"PKG-Signature": signature} if signature else None
+        return _Call("POST", "/snapshots", expect=201, json=document, headers=headers)
+
+    @staticmethod
+    def export_bundle(version: str) -> _Call:
+        return _Call("GET", f"/snapshots/{quote(version, safe='')}/bundle", raw=True)
+
+    @staticmethod
+    def verify_audit(env: str | None) -> _Call:
+        return _Call("GET", "/promotions/verify", params=_routing(env=env))
 
     @staticmethod
     def push_bundle(bundle: bytes, **params: Any) -> _Call:
@@ -142,9 +152,11 @@ class _Calls:
         return _Call("GET", "/decisions", params=_routing(**params))
 
 
-def _decode(response: httpx.Response, expect: int) -> Any:
-    if response.status_code != expect:
+def _decode(response: httpx.Response, call: _Call) -> Any:
+    if response.status_code != call.expect:
         raise PKGError.from_response(response)
+    if call.raw:
+        return response.content
     return response.json() if response.content else None
 
 
@@ -182,7 +194,7 @@ class PKGHttpClient:
             )
         except httpx.HTTPError as exc:
             raise PKGConnectionError(f"cannot reach {self._http.base_url}: {exc}") from exc
-        return _decode(response, call.expect)
+        return _decode(response, call)
 
     def evaluate(
         self,
@@ -221,10 +233,21 @@ class PKGHttpClient:
         decisions: list[dict[str, Any]] = self._send(call)["items"]
         return decisions
 
-    def push(self, document: dict[str, Any]) -> dict[str, Any]:
-        """Create a snapshot from a policy document (validated first: `PKGError` 422)."""
-        snapshot: dict[str, Any] = self._send(_Calls.push(document))
+    def push(self, document: dict[str, Any], *, signature: str | None = None) -> dict[str, Any]:
+        """Create a snapshot from a policy document (validated first: `PKGError` 422);
+        `signature` is a `<key id>:<base64>` from `pkgctl sign`."""
+        snapshot: dict[str, Any] = self._send(_Calls.push(document, signature))
         return snapshot
+
+    def export_bundle(self, version: str) -> bytes:
+        """A stored snapshot as a PKG export bundle (.tar.gz bytes)."""
+        bundle: bytes = self._send(_Calls.export_bundle(version))
+        return bundle
+
+    def verify_audit(self, *, env: str | None = None) -> dict[str, Any]:
+        """Walk an env's audit chain: `{ok, rows, signed, first_break}`."""
+        report: dict[str, Any] = self._send(_Calls.verify_audit(env))
+        return report
 
     def push_bundle(
         self,
@@ -354,7 +377,7 @@ class AsyncPKGHttpClient:
             )
         except httpx.HTTPError as exc:
             raise PKGConnectionError(f"cannot reach {self._http.base_url}: {exc}") from exc
-        return _decode(response, call.expect)
+        return _decode(response, call)
 
     async def evaluate(
         self,
@@ -392,9 +415,19 @@ class AsyncPKGHttpClient:
         decisions: list[dict[str, Any]] = (await self._send(call))["items"]
         return decisions
 
-    async def push(self, document: dict[str, Any]) -> dict[str, Any]:
-        snapshot: dict[str, Any] = await self._send(_Calls.push(document))
+    async def push(
+        self, document: dict[str, Any], *, signature: str | None = None
+    ) -> dict[str, Any]:
+        snapshot: dict[str, Any] = await self._send(_Calls.push(document, signature))
         return snapshot
+
+    async def export_bundle(self, version: str) -> bytes:
+        bundle: bytes = await self._send(_Calls.export_bundle(version))
+        return bundle
+
+    async def verify_audit(self, *, env: str | None = None) -> dict[str, Any]:
+        report: dict[str, Any] = await self._send(_Calls.verify_audit(env))
+        return report
 
     async def push_bundle(
         self,

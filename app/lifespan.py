@@ -39,6 +39,8 @@ from app.services.metrics import ManagerMetrics
 from app.services.policy_text import load_policy_text
 from app.services.ports import SnapshotSource
 from app.services.shadow import ShadowConfig, ShadowRunner
+from app.services.signing import Signer, Verifier
+from app.services.trust import Trust
 from app.serving import startup_turn, sync_interval
 from app.settings import Settings
 from app.wiring import install_defaults
@@ -87,7 +89,11 @@ def manager_config(settings: Settings) -> ManagerConfig:
 
 
 def build_manager(
-    settings: Settings, client: SnapshotSource, feed: object, metrics: ManagerMetrics
+    settings: Settings,
+    client: SnapshotSource,
+    feed: object,
+    metrics: ManagerMetrics,
+    verifier: Verifier | None = None,
 ) -> PKGManager:
     return PKGManager(
         client,
@@ -95,6 +101,7 @@ def build_manager(
         cache=FileSnapshotCache(settings.snapshot_cache_dir),
         metrics=metrics,
         config=manager_config(settings),
+        verifier=verifier or Verifier.from_specs(settings.verify_keys),
     )
 
 
@@ -156,6 +163,15 @@ def build_decision_log(settings: Settings, client: PKGClient, metrics: Any) -> D
     )
 
 
+def build_trust(settings: Settings) -> Trust:
+    """The service's signing key and the keys it trusts (bad key files fail start-up)."""
+    signer = Signer.from_file(settings.signing_key) if settings.signing_key else None
+    verifier = Verifier.from_specs(settings.verify_keys)
+    if signer is not None and verifier.enabled and signer.key_id not in verifier.key_ids:
+        log.warning("signing_key_not_trusted", key_id=signer.key_id, trusted=verifier.key_ids)
+    return Trust(signer=signer, verifier=verifier)
+
+
 async def _migrate(settings: Settings) -> None:
     if not settings.auto_migrate:
         return
@@ -190,7 +206,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     )
     await _migrate(settings)
-    client = PKGClient(settings.database_url, env=settings.env)
+    trust = build_trust(settings)
+    client = PKGClient(
+        settings.database_url,
+        env=settings.env,
+        audit_signer=trust.signer.sign_audit_row if trust.signer else None,
+    )
     feed: RedisChangeFeed | InProcessBus = (
         RedisChangeFeed(
             settings.redis_url,
@@ -200,8 +221,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.redis_url
         else InProcessBus()
     )
-    manager = build_manager(settings, client, feed, app.state.metrics)
-    governance = Governance(client, manager)
+    manager = build_manager(settings, client, feed, app.state.metrics, trust.verifier)
+    governance = Governance(client, manager, trust=trust)
     if settings.seed_file is not None:
         await _bootstrap(settings, governance, settings.seed_file)
     await manager.start()

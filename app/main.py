@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from app.adapters.observability.metrics import PrometheusMetrics
+from app.api.auth import table_for
 from app.api.errors import install_error_handlers
 from app.api.lean import LeanEvaluate
 from app.api.limits import BodySizeLimit
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> PKGApp:
         redoc_url=None,
     )
     app.state.settings = settings or Settings()
+    app.state.tokens = table_for(app.state.settings)
     app.state.metrics = PrometheusMetrics()
     app.state.manager = None
     app.state.governance = None

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, gt=0, lt=65536)
     admin_tokens: TokenList = Field(default_factory=list)
     evaluator_tokens: TokenList = Field(default_factory=list)
+    # trust: PKG_SIGNING_KEY is a PEM Ed25519 private key file (signs unsigned snapshots and
+    # audit rows); PKG_VERIFY_KEYS lists trusted public keys (PEM paths or base64 raw keys)
+    signing_key: Path | None = None
+    verify_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     max_facts_depth: int = Field(default=DEFAULT_MAX_DEPTH, gt=0)
     max_batch_items: int = Field(default=100, gt=0)
@@ -97,6 +101,13 @@ class Settings(BaseSettings):
     def _split_tokens(cls, value: object) -> object:
         if isinstance(value, str):
             return [token.strip() for token in value.split(",") if token.strip()]
+        return value
+
+    @field_validator("verify_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
     @property

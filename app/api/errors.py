@@ -20,6 +20,7 @@ from app.domain.errors import (
     FactsError,
     NotFoundError,
     PromotionRefusedError,
+    SignatureError,
     StoreUnavailableError,
     UnknownEngineError,
 )
@@ -76,6 +77,7 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
     ChecksumMismatchError: 409,
     EngineLoadError: 422,
     StoreUnavailableError: 503,
+    SignatureError: 422,
 }
 
 

@@ -112,6 +112,8 @@ class SnapshotSummary(BaseModel):
     activated_at: datetime | None = None
     notes: str | None = None
     rules_count: int | None = None
+    checksum_scheme: int | None = Field(None, description="1: pre-RFC 8785 JSON; 2: RFC 8785")
+    signing_key_id: str | None = Field(None, description="Who signed it (None: unsigned)")
 
 
 class SnapshotResponse(SnapshotSummary):
@@ -162,7 +164,12 @@ class ValidationRunResponse(BaseModel):
 class PromotionRequest(BaseModel):
     version: str = Field(min_length=1, examples=[VERSION_EXAMPLE])
     env: str | None = Field(None, description="Defaults to the server's PKG_ENV")
-    actor: str = Field("api", min_length=1, max_length=200)
+    actor: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Who you act for; recorded as `on_behalf_of` (the actor is your token's name)",
+    )
     reason: str | None = Field(None, max_length=2000)
     force: bool = Field(
         False, description="Promote even without a passed validation run or a passed guard"
@@ -172,7 +179,12 @@ class PromotionRequest(BaseModel):
 
 class RollbackRequest(BaseModel):
     env: str | None = None
-    actor: str = Field("api", min_length=1, max_length=200)
+    actor: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Who you act for; recorded as `on_behalf_of` (the actor is your token's name)",
+    )
     reason: str | None = Field(None, max_length=2000)
     to_version: str | None = Field(None, description="Default: the version active before")
 
@@ -190,6 +202,25 @@ class PromotionResponse(BaseModel):
     metrics: dict[str, Any] | None = None
     success: bool | None = None
     created_at: datetime | None = None
+    on_behalf_of: str | None = None
+    chain_seq: int | None = None
+    prev_hash: str | None = None
+    row_hash: str | None = None
+    signing_key_id: str | None = None
+
+
+class ChainBreakResponse(BaseModel):
+    row_id: int | None = Field(description="The first row that is not what PKG wrote")
+    problem: Literal["altered", "removed", "inserted", "bad_signature"]
+    detail: str
+
+
+class AuditVerifyResponse(BaseModel):
+    env: str
+    ok: bool
+    rows: int = Field(description="Rows walked (up to and including the first break)")
+    signed: bool = Field(description="Whether row signatures were checked (PKG_VERIFY_KEYS)")
+    first_break: ChainBreakResponse | None = None
 
 
 class DeploymentRequest(BaseModel):

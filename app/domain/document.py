@@ -12,7 +12,10 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final
+
+import rfc8785
 
 from app.domain.document_model import (
     ENVIRONMENTS,
@@ -25,6 +28,7 @@ from app.domain.document_model import (
 )
 from app.domain.errors import DocumentError, FieldError
 from app.domain.snapshot import (
+    CHECKSUM_SCHEME,
     Condition,
     PKGSnapshotData,
     Rule,
@@ -75,16 +79,18 @@ class PolicyDocument:
     wasm_artifact: bytes | None = None
     entrypoint: str | None = None
     notes: str | None = None
+    checksum_scheme: int = CHECKSUM_SCHEME  # an imported bundle keeps the scheme it was signed in
     wasm: WasmExtras = field(default_factory=WasmExtras)
 
-    @property
-    def checksum(self) -> str:
+    @cached_property
+    def checksum(self) -> str:  # computed once: RFC 8785 in pure Python is not free
         return content_checksum(
             self.engine,
             self.wasm_artifact,
             self.rules,
             self.subtask_types,
             wasm_data=self.wasm.data,
+            scheme=self.checksum_scheme,
         )
 
     def to_snapshot(self, *, snapshot_id: int = 0) -> PKGSnapshotData:
@@ -99,6 +105,7 @@ class PolicyDocument:
             entrypoint=self.entrypoint,
             subtask_types=self.subtask_types,
             notes=self.notes,
+            checksum_scheme=self.checksum_scheme,
             wasm_data=self.wasm.data,
             entrypoints=self.wasm.entrypoints,
             revision=self.wasm.revision,
@@ -116,7 +123,14 @@ def parse_policy_document(raw: Any) -> PolicyDocument:
     model, errors = check_document(raw)
     if model is None:
         raise DocumentError(errors or [FieldError("document", "invalid document")])
-    return _build(model)
+    try:
+        document = _build(model)  # wasm data is encoded as RFC 8785 here
+        document.checksum  # noqa: B018  # RFC 8785 refuses what I-JSON cannot hold: say so now
+    except rfc8785.CanonicalizationError as exc:
+        raise DocumentError(
+            [FieldError("document", f"not canonical JSON (RFC 8785): {exc}")]
+        ) from exc
+    return document
 
 
 def _nests_deeper(value: Any, max_depth: int) -> bool:

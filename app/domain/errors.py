@@ -55,6 +55,10 @@ class ChecksumMismatchError(PKGError, ValueError):
         )
 
 
+class SignatureError(PKGError, ValueError):
+    """A snapshot's (or bundle's) signature is missing, by an unknown key, or does not verify."""
+
+
 class EngineLoadError(PKGError, ValueError):
     """An engine could not be built from a snapshot (bad artifact, missing builtin, ...).
 

@@ -24,12 +24,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypedDict
 
+import rfc8785
+
 CONDITION_TYPES: Final = ("TAG", "SIGNAL", "FACT", "VALUE")
 OPERATORS: Final = ("=", "!=", ">=", "<=", ">", "<", "IN", "EXISTS", "MATCHES")
 RELATIONSHIPS: Final = ("EMITS", "ORDERS", "GATE")
 ENGINES: Final = ("native", "wasm")
 DEFAULT_PRIORITY: Final = 100
 DEFAULT_ENTRYPOINT: Final = "pkg/result"
+# How a native checksum is computed. 1: `json.dumps(sort_keys=True)` (snapshots stored before
+# RFC 8785; they keep verifying under it); 2: RFC 8785 canonical JSON (everything new).
+CHECKSUM_SCHEME_LEGACY: Final = 1
+CHECKSUM_SCHEME: Final = 2
 
 
 class Condition(TypedDict):
@@ -115,6 +121,9 @@ class PKGSnapshotData:
     entrypoint: str | None = None
     subtask_types: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     notes: str | None = None
+    checksum_scheme: int = CHECKSUM_SCHEME
+    signature: str | None = None  # base64 Ed25519 over `signing_payload(self)`
+    signing_key_id: str | None = None
     # wasm only: the policy's data document (canonical JSON bytes), every entrypoint it offers
     # (`entrypoint` is the default), the OPA bundle's revision, strict builtin errors
     wasm_data: bytes | None = None
@@ -132,6 +141,7 @@ class PKGSnapshotData:
             self.wasm_artifact,
             self.rules,
             self.subtask_types,
+            scheme=self.checksum_scheme,
             wasm_data=self.wasm_data,
         )
 
@@ -167,7 +177,15 @@ def encode_value(value: Any) -> str | None:
 
 
 def canonical_json(payload: Any) -> bytes:
-    """Sorted keys, no spaces, UTF-8: the bytes a checksum is taken over."""
+    """RFC 8785 (JSON Canonicalization Scheme): the bytes checksums and signatures cover.
+
+    Raises `rfc8785.CanonicalizationError` for what I-JSON cannot hold (integers beyond
+    ±2^53, NaN, infinities); documents are refused for that when they are parsed."""
+    return rfc8785.dumps(payload)
+
+
+def legacy_canonical_json(payload: Any) -> bytes:
+    """Checksum scheme 1: sorted keys, no spaces, UTF-8 (kept so old snapshots verify)."""
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -201,21 +219,25 @@ def content_checksum(
     subtask_types: Mapping[str, Mapping[str, Any]],
     *,
     wasm_data: bytes | None = None,
+    scheme: int = CHECKSUM_SCHEME,
 ) -> str:
     """THE checksum (DESIGN.md §2): for a wasm policy, sha256 hex of the module's bytes followed
     by its data document's canonical JSON (no data: the module's sha256 alone), else of the
-    canonical JSON of the native rules and subtask types. Documents, stores and the evaluator
-    all call this one function."""
+    canonical JSON (RFC 8785; `scheme` 1 for snapshots stored before it) of the native rules and
+    subtask types. Documents, stores and the evaluator all call this one function."""
     if engine == "wasm":
         digest = hashlib.sha256(wasm_artifact or b"")
         if wasm_data:
             digest.update(wasm_data)
         return digest.hexdigest()
-    return native_checksum(rules, subtask_types)
+    return native_checksum(rules, subtask_types, scheme=scheme)
 
 
 def native_checksum(
-    rules: Iterable[Mapping[str, Any]], subtask_types: Mapping[str, Mapping[str, Any]]
+    rules: Iterable[Mapping[str, Any]],
+    subtask_types: Mapping[str, Mapping[str, Any]],
+    *,
+    scheme: int = CHECKSUM_SCHEME,
 ) -> str:
     """sha256 hex of the canonical JSON of the rules (in document order) and subtask types."""
     payload = {
@@ -225,7 +247,8 @@ def native_checksum(
             for name, spec in subtask_types.items()
         },
     }
-    return hashlib.sha256(canonical_json(payload)).hexdigest()
+    encode = legacy_canonical_json if scheme == CHECKSUM_SCHEME_LEGACY else canonical_json
+    return hashlib.sha256(encode(payload)).hexdigest()
 
 
 def encode_data(data: Any) -> bytes | None:
@@ -250,6 +273,9 @@ def snapshot_to_dict(snapshot: PKGSnapshotData) -> dict[str, Any]:
         "entrypoint": snapshot.entrypoint,
         "subtask_types": {name: dict(spec) for name, spec in snapshot.subtask_types.items()},
         "notes": snapshot.notes,
+        "checksum_scheme": snapshot.checksum_scheme,
+        "signature": snapshot.signature,
+        "signing_key_id": snapshot.signing_key_id,
         "wasm_data": (
             base64.b64encode(snapshot.wasm_data).decode("ascii") if snapshot.wasm_data else None
         ),
@@ -273,6 +299,10 @@ def snapshot_from_dict(data: Mapping[str, Any]) -> PKGSnapshotData:
         entrypoint=data.get("entrypoint"),
         subtask_types=dict(data.get("subtask_types") or {}),
         notes=data.get("notes"),
+        # a cache file written before checksum schemes existed holds a scheme-1 checksum
+        checksum_scheme=int(data.get("checksum_scheme") or CHECKSUM_SCHEME_LEGACY),
+        signature=data.get("signature"),
+        signing_key_id=data.get("signing_key_id"),
         wasm_data=base64.b64decode(data["wasm_data"]) if data.get("wasm_data") else None,
         entrypoints=tuple(data.get("entrypoints") or ()),
         revision=data.get("revision"),

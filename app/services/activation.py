@@ -7,6 +7,7 @@ import time
 
 import structlog
 
+from app.domain.errors import SignatureError
 from app.services import tracing
 from app.services.evaluator import PKGEvaluator
 from app.services.evaluator_cache import EvaluatorCache
@@ -25,6 +26,7 @@ class ActivationRecord:
         self.load_duration_ms: float | None = None
         self.swap_duration_ms: float | None = None
         self.from_cache = False
+        self.signature_rejections = 0
 
     def swap(self, evaluator: PKGEvaluator, *, source: str, started: float) -> None:
         """Make `evaluator` active (one assignment, DESIGN.md §5) and record it."""
@@ -58,6 +60,9 @@ class ActivationRecord:
     def failed(self, version: str, source: str, exc: Exception, started: float) -> None:
         """The previous evaluator stays; health says why (`last_error`)."""
         self.error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, SignatureError):
+            self.signature_rejections += 1
+            self._metrics.signature_rejected()
         self._metrics.activation_failed()
         self._metrics.set_degraded(True)
         tracing.record_span(

@@ -11,15 +11,22 @@ from app.domain.snapshot import PKGSnapshotData
 from app.services.evaluator import PKGEvaluator
 from app.services.evaluator_cache import EvaluatorCache
 from app.services.metrics import ManagerMetrics
-from app.services.ports import SnapshotSource
+from app.services.ports import SnapshotSource, SnapshotVerifier
+from app.services.signing import NO_VERIFICATION
 from app.services.store_link import StoreLink
 
 log = structlog.get_logger("pkg.manager")
 
 
-def build_evaluator(snapshot: PKGSnapshotData) -> PKGEvaluator:
+def build_evaluator(
+    snapshot: PKGSnapshotData, verifier: SnapshotVerifier = NO_VERIFICATION
+) -> PKGEvaluator:
     """Verify, then compile (sync: run it in a thread; a 1000-rule snapshot takes ms).
-    `PKGEvaluator` verifies the checksum: once, for every engine."""
+
+    The one place every activation passes through (promotion, Redis message, reconcile, the
+    last-known-good cache, pinned and canary versions): its signature here, its checksum in
+    `PKGEvaluator` (once, for every engine)."""
+    verifier.verify_snapshot(snapshot)
     evaluator = PKGEvaluator(snapshot)
     log.info("snapshot_validated", version=snapshot.version, checksum=snapshot.checksum)
     return evaluator
@@ -32,8 +39,10 @@ class EvaluatorLoader:
         link: StoreLink,
         evaluators: EvaluatorCache,
         metrics: ManagerMetrics,
+        verifier: SnapshotVerifier = NO_VERIFICATION,
     ) -> None:
         self._source = source
+        self.verifier = verifier
         self._link = link
         self._evaluators = evaluators
         self._metrics = metrics
@@ -46,7 +55,7 @@ class EvaluatorLoader:
         return snapshot
 
     async def build(self, snapshot: PKGSnapshotData) -> PKGEvaluator:
-        return await asyncio.to_thread(build_evaluator, snapshot)
+        return await asyncio.to_thread(build_evaluator, snapshot, self.verifier)
 
     def cached(self, version: str) -> PKGEvaluator | None:
         active = self._evaluators.active

@@ -13,14 +13,17 @@ from typing import Any, Unpack
 
 import structlog
 
+from app.domain.bundle import BundleRequest
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
 from app.domain.document import Fixture, PolicyDocument
 from app.domain.errors import NotFoundError, StoreUnavailableError
 from app.domain.fixtures import run_fixtures
 from app.domain.snapshot import PKGSnapshotData
+from app.domain.trust import SnapshotSignature
 from app.services.evaluator import PKGEvaluator
 from app.services.manager import PKGManager
 from app.services.ports import DeploymentChanges, GovernanceStore, NewDeployment, Row
+from app.services.trust import Trust
 
 log = structlog.get_logger("pkg.governance")
 
@@ -41,21 +44,48 @@ def fixtures_from_rows(rows: list[Row]) -> list[Fixture]:
 class Governance:
     """Every write the API makes, and every read it shows; routes talk to nothing else."""
 
-    def __init__(self, store: GovernanceStore, manager: PKGManager) -> None:
+    def __init__(
+        self, store: GovernanceStore, manager: PKGManager, *, trust: Trust | None = None
+    ) -> None:
         self.store = store
         self.manager = manager
+        self.trust = trust or Trust()
 
     @property
     def env(self) -> str:
         return self.manager.env
 
     # ------------------------------------------------------------------ snapshots
-    async def create_snapshot(self, document: PolicyDocument) -> PKGSnapshotData:
+    async def create_snapshot(
+        self, document: PolicyDocument, *, signature: SnapshotSignature | None = None
+    ) -> PKGSnapshotData:
+        candidate = document.to_snapshot()
+        signature = self.trust.signature_for(candidate, signature)  # 422 before anything else
         # build it once before storing: a document whose engine can't load is refused (422)
-        await asyncio.to_thread(PKGEvaluator, document.to_snapshot())
-        snapshot = await self.store.create_snapshot(document)
-        log.info("snapshot_created", version=snapshot.version, env=snapshot.env)
+        await asyncio.to_thread(PKGEvaluator, candidate)
+        snapshot = await self.store.create_snapshot(document, signature)
+        log.info(
+            "snapshot_created",
+            version=snapshot.version,
+            env=snapshot.env,
+            signing_key_id=snapshot.signing_key_id,
+        )
         return snapshot
+
+    async def create_from_bundle(
+        self, data: bytes, request: BundleRequest
+    ) -> tuple[PKGSnapshotData, list[Fixture]]:
+        """Store a gzip bundle: an OPA bundle, or a PKG export (its members, checksum and
+        signature verified)."""
+        document, signature = await self.trust.read_bundle(data, request)
+        return await self.create_snapshot(document, signature=signature), list(document.fixtures)
+
+    async def export_bundle(self, version: str) -> bytes:
+        snapshot = await self.snapshot(version)
+        return self.trust.write_bundle(snapshot, await self.fixtures(snapshot))
+
+    async def verify_audit(self, env: str | None = None) -> dict[str, Any]:
+        return await self.trust.verify_audit(self.store, env or self.env)
 
     async def snapshot(self, version: str) -> PKGSnapshotData:
         snapshot = await self.store.get_snapshot_by_version(version)
@@ -159,10 +189,18 @@ class Governance:
         force: bool = False,
         env: str | None = None,
         metrics: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         env = env or self.env
+        await self._check_activatable(version)
         promotion = await self.store.promote(
-            version, env=env, actor=actor, reason=reason, force=force, metrics=metrics
+            version,
+            env=env,
+            actor=actor,
+            reason=reason,
+            force=force,
+            metrics=metrics,
+            on_behalf_of=on_behalf_of,
         )
         await self._announce(ChangeMessage(ACTIVATE, version=version, env=env))
         return promotion
@@ -175,13 +213,25 @@ class Governance:
         to_version: str | None,
         env: str | None = None,
         metrics: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         env = env or self.env
+        if to_version is not None:
+            await self._check_activatable(to_version)
         promotion = await self.store.rollback(
-            env=env, actor=actor, reason=reason, to_version=to_version, metrics=metrics
+            env=env,
+            actor=actor,
+            reason=reason,
+            to_version=to_version,
+            metrics=metrics,
+            on_behalf_of=on_behalf_of,
         )
         await self._announce(ChangeMessage(ACTIVATE, version=promotion["to_version"], env=env))
         return promotion
+
+    async def _check_activatable(self, version: str) -> None:
+        if self.trust.verifier.enabled:
+            self.trust.check_activatable(await self.snapshot(version))
 
     async def promotions(
         self, *, version: str | None = None, env: str | None = None, limit: int = 100

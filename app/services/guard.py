@@ -47,6 +47,7 @@ class Promoter(Protocol):
         force: bool = False,
         env: str | None = None,
         metrics: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> dict[str, Any]: ...
 
     async def rollback(
@@ -251,6 +252,7 @@ async def guarded_promote(
     reason: str | None,
     force: bool,
     env: str | None,
+    on_behalf_of: str | None = None,
 ) -> dict[str, Any]:
     """Check the divergence guard (refused unless `force`), promote with the figures in the
     audit row, and arm the watch."""
@@ -259,7 +261,13 @@ async def guarded_promote(
     if guard.get("max_divergence") is not None:
         audit["shadow"] = await _check_divergence(shadow_totals, version, guard, force=force)
     promotion = await promoter.promote(
-        version, actor=actor, reason=reason, force=force, env=env, metrics=audit
+        version,
+        actor=actor,
+        reason=reason,
+        force=force,
+        env=env,
+        metrics=audit,
+        on_behalf_of=on_behalf_of,
     )
     if guard.get("watch_s") is not None:
         promotion = {**promotion, "guard": await _arm(store, promotion, env=env, guard=guard)}
@@ -321,6 +329,7 @@ class GuardedPromotions:
         reason: str | None,
         force: bool,
         env: str | None,
+        on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         return await guarded_promote(
             self._promoter,
@@ -332,6 +341,7 @@ class GuardedPromotions:
             reason=reason,
             force=force,
             env=env,
+            on_behalf_of=on_behalf_of,
         )
 
     async def guard(self, promotion_id: int) -> dict[str, Any] | None:

@@ -30,8 +30,9 @@ from app.services.last_known_good import LastKnownGood
 from app.services.manager_config import SERVICE_DEVICE_TYPE, ManagerConfig
 from app.services.manager_report import health_report, metadata_report
 from app.services.metrics import ManagerMetrics, NullMetrics
-from app.services.ports import SnapshotCache, SnapshotSource
+from app.services.ports import SnapshotCache, SnapshotSource, SnapshotVerifier
 from app.services.rollout import Route
+from app.services.signing import NO_VERIFICATION
 from app.services.store_link import StoreLink
 
 log = structlog.get_logger("pkg.manager")
@@ -48,6 +49,7 @@ class PKGManager:
         cache: SnapshotCache | None = None,
         metrics: ManagerMetrics | None = None,
         config: ManagerConfig | None = None,
+        verifier: SnapshotVerifier | None = None,
         **settings: Any,
     ) -> None:
         """`settings` are `ManagerConfig` fields (`env=`, `reconcile_interval_s=`, ...), as
@@ -60,7 +62,9 @@ class PKGManager:
         )
         self.store = StoreLink(timeout_s=self.config.db_timeout_s, on_change=self._set_degraded)
         self._evaluators = EvaluatorCache(MAX_EVALUATOR_CACHE_SIZE)
-        self.loader = EvaluatorLoader(pkg_client, self.store, self._evaluators, self.metrics)
+        self.loader = EvaluatorLoader(
+            pkg_client, self.store, self._evaluators, self.metrics, verifier or NO_VERIFICATION
+        )
         self.canary = CanaryRouter(pkg_client, self.store, self.loader)
         self.heartbeat = ServiceHeartbeat(pkg_client, self.store, self.config)
         self._disk = LastKnownGood(cache)

@@ -19,6 +19,8 @@ HEALTH_KEYS: Final = (
     "db_connected",
     "active_since",
     "db_active_version",
+    "signature_verification",
+    "signature_rejections",
 )
 
 
@@ -50,6 +52,8 @@ def metadata_report(manager: PKGManager) -> dict[str, Any]:
         "last_activation_source": record.source,
         "last_load_duration_ms": record.load_duration_ms,
         "last_swap_duration_ms": record.swap_duration_ms,
+        "signature_verification": manager.loader.verifier.enabled,
+        "signature_rejections": record.signature_rejections,
     }
 
 

@@ -11,6 +11,7 @@ from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 from app.domain.decision import DecisionRecord
 from app.domain.document import Fixture, PolicyDocument
 from app.domain.snapshot import PKGSnapshotData
+from app.domain.trust import SnapshotSignature
 
 Row = dict[str, Any]
 
@@ -60,11 +61,30 @@ class SnapshotSource(Protocol):
     ) -> None: ...
 
 
+class SnapshotVerifier(Protocol):
+    """Decides whether a snapshot may be activated (signatures; `app/services/signing.py`)."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def verify_snapshot(self, snapshot: PKGSnapshotData) -> None: ...
+
+
+class AuditTrail(Protocol):
+    """The promotion history, as `GET /promotions/verify` walks it."""
+
+    async def get_audit_chain(self, env: str) -> list[dict[str, Any]]: ...
+
+    async def get_active_version(self, env: str) -> str | None: ...
+
+
 class GovernanceStore(SnapshotSource, Protocol):
     """The database, as governance and its reads see it: every write is one transaction."""
 
     # snapshots
-    async def create_snapshot(self, document: PolicyDocument) -> PKGSnapshotData: ...
+    async def create_snapshot(
+        self, document: PolicyDocument, signature: SnapshotSignature | None = None
+    ) -> PKGSnapshotData: ...
 
     async def get_active_snapshot(self, env: str | None = None) -> PKGSnapshotData | None: ...
 
@@ -109,6 +129,7 @@ class GovernanceStore(SnapshotSource, Protocol):
         reason: str | None = None,
         force: bool = False,
         metrics: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> Row: ...
 
     async def rollback(
@@ -119,7 +140,10 @@ class GovernanceStore(SnapshotSource, Protocol):
         reason: str | None = None,
         to_version: str | None = None,
         metrics: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> Row: ...
+
+    async def get_audit_chain(self, env: str) -> list[Row]: ...
 
     # canary lanes and devices
     async def get_deployment_coverage(

@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.adapters.db.deployments import SqlDeploymentRepository, SqlDeviceRepository
 from app.adapters.db.engine import create_engine
 from app.adapters.db.integrity import check_integrity
-from app.adapters.db.promotions import SqlPromotionRepository
+from app.adapters.db.promotions import AuditSigner, SqlPromotionRepository
 from app.adapters.db.repositories import SqlSnapshotRepository
 from app.adapters.db.validation import SqlValidationRepository
 from app.domain.document import Fixture, PolicyDocument
 from app.domain.snapshot import PKGSnapshotData
+from app.domain.trust import SnapshotSignature
 
 T = TypeVar("T")
 CLOSE_GRACE_S: Final = 10.0
@@ -35,7 +36,12 @@ def _forget(task: asyncio.Task[Any]) -> None:
 
 class PKGClient:
     def __init__(
-        self, url: str | None = None, *, env: str = "prod", engine: AsyncEngine | None = None
+        self,
+        url: str | None = None,
+        *,
+        env: str = "prod",
+        engine: AsyncEngine | None = None,
+        audit_signer: AuditSigner | None = None,
     ) -> None:
         if engine is None:
             if url is None:
@@ -51,7 +57,7 @@ class PKGClient:
         self.snapshots = SqlSnapshotRepository(engine, env=env)
         self.deployments = SqlDeploymentRepository(engine)
         self.validation = SqlValidationRepository(engine)
-        self.promotions = SqlPromotionRepository(engine, env=env)
+        self.promotions = SqlPromotionRepository(engine, env=env, audit_signer=audit_signer)
         self.devices = SqlDeviceRepository(engine)
         self._inflight: set[asyncio.Task[Any]] = set()
 
@@ -101,8 +107,10 @@ class PKGClient:
     ) -> list[dict[str, Any]]:
         return await self._run(self.snapshots.list_snapshots(env, limit=limit, offset=offset))
 
-    async def create_snapshot(self, document: PolicyDocument) -> PKGSnapshotData:
-        return await self._run(self.snapshots.create_snapshot(document))
+    async def create_snapshot(
+        self, document: PolicyDocument, signature: SnapshotSignature | None = None
+    ) -> PKGSnapshotData:
+        return await self._run(self.snapshots.create_snapshot(document, signature))
 
     async def add_fixtures(self, snapshot_id: int, fixtures: list[Fixture]) -> None:
         await self._run(self.snapshots.add_fixtures(snapshot_id, fixtures))
@@ -203,9 +211,12 @@ class PKGClient:
         reason: str | None = None,
         metrics: dict[str, Any] | None = None,
         success: bool = True,
+        on_behalf_of: str | None = None,
     ) -> int:
         return await self._run(
-            self.promotions.create_promotion(snapshot_id, actor, action, reason, metrics, success)
+            self.promotions.create_promotion(
+                snapshot_id, actor, action, reason, metrics, success, on_behalf_of
+            )
         )
 
     async def promote(
@@ -217,10 +228,17 @@ class PKGClient:
         reason: str | None = None,
         force: bool = False,
         metrics: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         return await self._run(
             self.promotions.promote(
-                version, env=env, actor=actor, reason=reason, force=force, metrics=metrics
+                version,
+                env=env,
+                actor=actor,
+                reason=reason,
+                force=force,
+                metrics=metrics,
+                on_behalf_of=on_behalf_of,
             )
         )
 
@@ -232,12 +250,21 @@ class PKGClient:
         reason: str | None = None,
         to_version: str | None = None,
         metrics: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         return await self._run(
             self.promotions.rollback(
-                env=env, actor=actor, reason=reason, to_version=to_version, metrics=metrics
+                env=env,
+                actor=actor,
+                reason=reason,
+                to_version=to_version,
+                metrics=metrics,
+                on_behalf_of=on_behalf_of,
             )
         )
+
+    async def get_audit_chain(self, env: str) -> list[dict[str, Any]]:
+        return await self._run(self.promotions.get_audit_chain(env))
 
     # ------------------------------------------------------------------ devices
     async def get_device_versions(

@@ -8,10 +8,11 @@ the target, write the audit row. Concurrent promotions of one env serialize: on 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.adapters.db.engine import reading, writing
@@ -19,12 +20,26 @@ from app.adapters.db.snapshot_rows import mark_active
 from app.adapters.db.tables import PromotionRow, SnapshotRow, utcnow
 from app.adapters.db.validation import latest_run
 from app.domain.errors import ConflictError, NotFoundError, PromotionRefusedError
+from app.domain.trust import audit_row_hash, next_link
+
+# signs an audit row's covered fields: (key id, base64 signature); None leaves rows unsigned
+AuditSigner = Callable[[Mapping[str, Any]], tuple[str, str]]
 
 
 class SqlPromotionRepository:
-    def __init__(self, engine: AsyncEngine, *, env: str = "prod") -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, env: str = "prod", audit_signer: AuditSigner | None = None
+    ) -> None:
         self.engine = engine
         self.env = env
+        self.audit_signer = audit_signer
+
+    async def get_audit_chain(self, env: str) -> list[dict[str, Any]]:
+        """Every audit row of `env`, oldest first (what `verify_chain` walks)."""
+        query = select(PromotionRow.__table__).where(PromotionRow.env == env)
+        async with reading(self.engine) as conn:
+            rows = await conn.execute(query.order_by(PromotionRow.id))
+            return [dict(row._mapping) for row in rows]
 
     async def get_promotions(
         self, snapshot_id: int | None = None, env: str | None = None, limit: int = 100
@@ -46,6 +61,7 @@ class SqlPromotionRepository:
         reason: str | None = None,
         metrics: dict[str, Any] | None = None,
         success: bool = True,
+        on_behalf_of: str | None = None,
     ) -> int:
         """Write a bare audit row (the seed's API); `promote` is what changes what is active."""
         async with writing(self.engine) as conn:
@@ -55,8 +71,11 @@ class SqlPromotionRepository:
             row = (await conn.execute(query)).first()
             if row is None:
                 raise NotFoundError(f"snapshot {snapshot_id} does not exist")
+            await _lock_env(conn, row.env)  # the chain's head is read and extended under it
             return await _audit(
                 conn,
+                self.audit_signer,
+                on_behalf_of=on_behalf_of,
                 snapshot_id=snapshot_id,
                 env=row.env,
                 from_version=None,
@@ -77,6 +96,7 @@ class SqlPromotionRepository:
         reason: str | None = None,
         force: bool = False,
         metrics: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         async with writing(self.engine) as conn:
             await _lock_env(conn, env)
@@ -89,8 +109,9 @@ class SqlPromotionRepository:
                 )
             audit = {**(metrics or {}), "forced": force, "validation_run_id": run and run["id"]}
             return await _switch(
-                conn, target, env=env, actor=actor, reason=reason, action="promote", metrics=audit
-            )
+                conn, target, env=env, actor=actor, reason=reason, action="promote", metrics=audit,
+                trail=_Trail(self.audit_signer, on_behalf_of),
+            )  # fmt: skip
 
     async def rollback(
         self,
@@ -100,6 +121,7 @@ class SqlPromotionRepository:
         reason: str | None = None,
         to_version: str | None = None,
         metrics: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         """Undo the newest promotion not yet undone (so rollbacks walk the history back:
         v1→v2→v3, rollback → v2, rollback → v1), or go to a named `to_version` (a switch that a
@@ -113,8 +135,9 @@ class SqlPromotionRepository:
                 to_version, audit["undoes"] = undone.from_version, undone.id
             target = await _target(conn, to_version, env=env)
             return await _switch(
-                conn, target, env=env, actor=actor, reason=reason, action="rollback", metrics=audit
-            )
+                conn, target, env=env, actor=actor, reason=reason, action="rollback", metrics=audit,
+                trail=_Trail(self.audit_signer, on_behalf_of),
+            )  # fmt: skip
 
 
 async def _lock_env(conn: AsyncConnection, env: str) -> None:
@@ -184,11 +207,15 @@ async def _switch(
     reason: str | None,
     action: str,
     metrics: dict[str, Any],
+    trail: _Trail | None = None,
 ) -> dict[str, Any]:
+    trail = trail or _Trail(None, None)
     previous = await _active_version(conn, env)
     await mark_active(conn, env=env, snapshot_id=target["id"])
     promotion_id = await _audit(
         conn,
+        trail.signer,
+        on_behalf_of=trail.on_behalf_of,
         snapshot_id=target["id"],
         env=env,
         from_version=previous,
@@ -203,9 +230,44 @@ async def _switch(
     return dict(row.one()._mapping)
 
 
-async def _audit(conn: AsyncConnection, **values: Any) -> int:
+@dataclass(frozen=True)
+class _Trail:
+    """How an audit row is written: who signs it, and for whom the caller said it acted."""
+
+    signer: AuditSigner | None
+    on_behalf_of: str | None
+
+
+async def _audit(conn: AsyncConnection, signer: AuditSigner | None, **values: Any) -> int:
+    """Append a row to its env's hash chain. The caller holds the env's promotion lock, so
+    the chain's head cannot move between reading it and writing after it."""
+    seq, prev_hash = next_link(await _chain_head(conn, values["env"]))
     result = await conn.execute(
-        insert(PromotionRow).values(created_at=utcnow(), **values).returning(PromotionRow.id)
+        insert(PromotionRow)
+        .values(created_at=utcnow(), chain_seq=seq, prev_hash=prev_hash, **values)
+        .returning(PromotionRow.id)
     )
     promotion_id: int = result.scalar_one()
+    # hash what the database holds (timestamps and JSON as they read back), not what we sent
+    stored = await conn.execute(
+        select(PromotionRow.__table__).where(PromotionRow.id == promotion_id)
+    )
+    row = dict(stored.one()._mapping)
+    key_id, signature = signer(row) if signer is not None else (None, None)
+    await conn.execute(
+        update(PromotionRow)
+        .where(PromotionRow.id == promotion_id)
+        .values(row_hash=audit_row_hash(row), signature=signature, signing_key_id=key_id)
+    )
     return promotion_id
+
+
+async def _chain_head(conn: AsyncConnection, env: str) -> dict[str, Any] | None:
+    query = (
+        select(PromotionRow.chain_seq, PromotionRow.row_hash)
+        .where(PromotionRow.env == env, PromotionRow.row_hash.is_not(None))
+        .order_by(PromotionRow.id.desc())
+        .limit(1)
+    )
+    row = (await conn.execute(query)).first()
+    return dict(row._mapping) if row else None

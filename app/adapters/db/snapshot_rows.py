@@ -23,9 +23,12 @@ from app.adapters.db.tables import (
 from app.domain.document import Fixture, PolicyDocument
 from app.domain.errors import DocumentError, FieldError
 from app.domain.snapshot import Rule, encode_value
+from app.domain.trust import SnapshotSignature
 
 
-async def insert_snapshot(conn: AsyncConnection, document: PolicyDocument) -> int:
+async def insert_snapshot(
+    conn: AsyncConnection, document: PolicyDocument, signature: SnapshotSignature | None = None
+) -> int:
     result = await conn.execute(
         insert(SnapshotRow)
         .values(
@@ -40,6 +43,9 @@ async def insert_snapshot(conn: AsyncConnection, document: PolicyDocument) -> in
             strict_builtin_errors=document.wasm.strict_builtin_errors,
             is_active=False,
             created_at=utcnow(),
+            checksum_scheme=document.checksum_scheme,
+            signature=signature.value if signature else None,
+            signing_key_id=signature.key_id if signature else None,
         )
         .returning(SnapshotRow.id)
     )

@@ -34,6 +34,7 @@ from app.adapters.db.tables import (
 from app.domain.document import Fixture, PolicyDocument
 from app.domain.errors import ConflictError, NotFoundError
 from app.domain.snapshot import Condition, Emission, PKGSnapshotData, Rule
+from app.domain.trust import SnapshotSignature
 
 SUMMARY_COLUMNS = (
     SnapshotRow.id,
@@ -45,6 +46,8 @@ SUMMARY_COLUMNS = (
     SnapshotRow.created_at,
     SnapshotRow.activated_at,
     SnapshotRow.notes,
+    SnapshotRow.checksum_scheme,
+    SnapshotRow.signing_key_id,
 )
 
 
@@ -116,13 +119,15 @@ class SqlSnapshotRepository:
             return [dict(row._mapping) for row in await conn.execute(query)]
 
     # ------------------------------------------------------------------ writes
-    async def create_snapshot(self, document: PolicyDocument) -> PKGSnapshotData:
+    async def create_snapshot(
+        self, document: PolicyDocument, signature: SnapshotSignature | None = None
+    ) -> PKGSnapshotData:
         """Store a validated document in one transaction and return it as read back."""
         try:
             async with writing(self.engine) as conn:
                 if await _snapshot_row(conn, SnapshotRow.version == document.version):
                     raise ConflictError(f"snapshot {document.version} already exists")
-                snapshot_id = await insert_snapshot(conn, document)
+                snapshot_id = await insert_snapshot(conn, document, signature)
                 type_ids = await insert_subtask_types(conn, snapshot_id, document.subtask_types)
                 await insert_rules(conn, snapshot_id, document.rules, type_ids)
                 await insert_fixtures(conn, snapshot_id, document.fixtures)
@@ -206,6 +211,9 @@ async def load_snapshot(conn: AsyncConnection, row: dict[str, Any]) -> PKGSnapsh
         entrypoint=row["entrypoint"],
         subtask_types=subtask_types,
         notes=row["notes"],
+        checksum_scheme=row["checksum_scheme"],
+        signature=row["signature"],
+        signing_key_id=row["signing_key_id"],
         wasm_data=artifact.data_json if artifact else None,
         entrypoints=tuple(row.get("entrypoints") or ()),
         revision=row.get("bundle_revision"),

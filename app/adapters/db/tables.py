@@ -33,7 +33,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from app.domain.document import ENVIRONMENTS
-from app.domain.snapshot import CONDITION_TYPES, ENGINES, OPERATORS, RELATIONSHIPS
+from app.domain.snapshot import (
+    CHECKSUM_SCHEME,
+    CONDITION_TYPES,
+    ENGINES,
+    OPERATORS,
+    RELATIONSHIPS,
+)
 
 ARTIFACT_TYPES: Final = ("wasm_pack", "rego_bundle")
 
@@ -121,6 +127,10 @@ class SnapshotRow(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # trust (revision 0003): how `checksum` was computed, and the detached Ed25519 signature
+    checksum_scheme: Mapped[int] = mapped_column(Integer, default=CHECKSUM_SCHEME)
+    signature: Mapped[str | None] = mapped_column(Text)
+    signing_key_id: Mapped[str | None] = mapped_column(Text)
 
 
 _SNAPSHOT_FK = "pkg_snapshots.id"
@@ -268,6 +278,13 @@ class PromotionRow(Base):
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     success: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # trust (revision 0003): who the caller said it acted for, and the per-env hash chain
+    on_behalf_of: Mapped[str | None] = mapped_column(Text)
+    chain_seq: Mapped[int | None] = mapped_column(Integer)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(Text)
+    signing_key_id: Mapped[str | None] = mapped_column(Text)
 
 
 class DeviceVersionRow(Base):

@@ -122,6 +122,11 @@ class PrometheusMetrics:
             "Activations that failed and kept the old evaluator",
             registry=r,
         )
+        self.signature_rejections = Counter(
+            "pkg_snapshot_signature_rejections",
+            "Snapshots refused at activation: signature missing, by an unknown key, or invalid",
+            registry=r,
+        )
         self.publish_failures = Counter(
             "pkg_publish_failures", "Change messages that could not be published", registry=r
         )
@@ -206,6 +211,9 @@ class PrometheusMetrics:
 
     def activation_failed(self) -> None:
         self.activation_failures.inc()
+
+    def signature_rejected(self) -> None:
+        self.signature_rejections.inc()
 
     def redis_reconnect(self) -> None:
         self.redis_reconnects.inc()

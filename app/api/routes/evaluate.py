@@ -198,7 +198,7 @@ async def evaluate(
     settings: SettingsDep,
     shadow: ShadowDep,
     decision_log: DecisionLogDep,
-    role: ReaderRole,
+    caller: ReaderRole,
     query: Annotated[EvaluateQuery, Query()],
 ) -> Response:
     facts = await read_facts(request)
@@ -210,7 +210,7 @@ async def evaluate(
         settings=settings,
         shadow=shadow,
         decision_log=decision_log,
-        role=role,
+        role=caller.role,
     )
     return JSONResponse(decision)
 
@@ -229,7 +229,7 @@ async def evaluate_batch(
     settings: SettingsDep,
     shadow: ShadowDep,
     decision_log: DecisionLogDep,
-    role: ReaderRole,
+    caller: ReaderRole,
     query: Annotated[BatchQuery, Query()],
 ) -> Response:
     items = parse_batch(await request.body(), max_items=settings.max_batch_items)
@@ -241,6 +241,6 @@ async def evaluate_batch(
         settings=settings,
         shadow=shadow,
         decision_log=decision_log,
-        role=role,
+        role=caller.role,
     )
     return JSONResponse(result)

@@ -10,6 +10,7 @@ from app.api.auth import AdminRole, ReaderRole
 from app.api.deps import GovernanceDep, GuardedPromotionsDep
 from app.api.schemas import (
     MAX_ID,
+    AuditVerifyResponse,
     PromotionRequest,
     PromotionResponse,
     RollbackRequest,
@@ -57,19 +58,25 @@ async def promote(
     body: PromotionRequest,
     governance: GovernanceDep,
     guarded: GuardedPromotionsDep,
-    _role: AdminRole,
+    caller: AdminRole,
 ) -> dict[str, Any]:
     if body.guard is not None:
         return await guarded.promote(
             body.version,
             guard=body.guard.as_config(),
-            actor=body.actor,
+            actor=caller.name,
+            on_behalf_of=body.actor,
             reason=body.reason,
             force=body.force,
             env=body.env,
         )
     return await governance.promote(
-        body.version, actor=body.actor, reason=body.reason, force=body.force, env=body.env
+        body.version,
+        actor=caller.name,
+        on_behalf_of=body.actor,
+        reason=body.reason,
+        force=body.force,
+        env=body.env,
     )
 
 
@@ -91,8 +98,23 @@ async def list_promotions(
     summary="Go back to the version active before the current one (or a named one)",
 )
 async def rollback(
-    body: RollbackRequest, governance: GovernanceDep, _role: AdminRole
+    body: RollbackRequest, governance: GovernanceDep, caller: AdminRole
 ) -> dict[str, Any]:
     return await governance.rollback(
-        actor=body.actor, reason=body.reason, to_version=body.to_version, env=body.env
+        actor=caller.name,
+        on_behalf_of=body.actor,
+        reason=body.reason,
+        to_version=body.to_version,
+        env=body.env,
     )
+
+
+@router.get(
+    "/promotions/verify",
+    response_model=AuditVerifyResponse,
+    summary="Walk an env's audit chain; name the first row altered, removed or inserted",
+)
+async def verify_promotions(
+    governance: GovernanceDep, _role: ReaderRole, env: str | None = None
+) -> dict[str, Any]:
+    return await governance.verify_audit(env)

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from app.api.auth import AdminRole, ReaderRole
 from app.api.body import JSONResponse, read_document, read_facts
+from app.api.bundles import is_gzip, read_bundle_body, signature_header
 from app.api.deps import GovernanceDep, SettingsDep
 from app.api.routes.schemas import policy_body_schema
 from app.api.schemas import (
@@ -29,7 +30,8 @@ router = APIRouter(prefix="/snapshots", tags=["snapshots"])
 DOCUMENT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "A policy document (DESIGN.md §2), as JSON or YAML",
+        "description": "A policy document (DESIGN.md §2) as JSON or YAML (optionally with a "
+        "`PKG-Signature: <key id>:<base64>` header from `pkgctl sign`), or a PKG bundle",
         "content": {
             "application/json": {
                 "schema": policy_body_schema(),
@@ -107,6 +109,8 @@ def _snapshot_body(view: SnapshotView) -> dict[str, Any]:
         "created_at": info.get("created_at"),
         "activated_at": info.get("activated_at"),
         "rules_count": len(snapshot.rules),
+        "checksum_scheme": snapshot.checksum_scheme,
+        "signing_key_id": snapshot.signing_key_id,
         "document": document_from_snapshot(snapshot, view.fixtures),
     }
 
@@ -128,13 +132,37 @@ async def create_snapshot(
     strict_builtin_errors: BundleStrict = False,
 ) -> Response:
     bundle = BundleRequest(version, env, entrypoint, strict_builtin_errors)
-    document = parse_policy_document(await read_document(request, bundle))
-    # every header is built before the commit: nothing after it may fail unheard
-    headers = {"Location": snapshot_location(document.version)}
-    snapshot = await governance.create_snapshot(document)
-    view = await governance.created_view(snapshot, list(document.fixtures))
+    if is_gzip(request):  # an OPA bundle, or a PKG export (`pkgctl export`)
+        snapshot, fixtures = await governance.create_from_bundle(
+            await read_bundle_body(request), bundle
+        )
+        headers = {"Location": snapshot_location(snapshot.version)}
+    else:
+        document = parse_policy_document(await read_document(request, bundle))
+        # every header is built before the commit: nothing after it may fail unheard
+        headers = {"Location": snapshot_location(document.version)}
+        signature = signature_header(request)
+        snapshot = await governance.create_snapshot(document, signature=signature)
+        fixtures = list(document.fixtures)
+    view = await governance.created_view(snapshot, fixtures)
     body = SnapshotResponse.model_validate(_snapshot_body(view)).model_dump(mode="json")
     return JSONResponse(body, status_code=201, headers=headers)
+
+
+@router.get(
+    "/{version}/bundle",
+    summary="Export a snapshot as a PKG bundle (.tar.gz: document, fixtures, wasm, signature)",
+    response_class=Response,
+    responses={200: {"content": {"application/gzip": {}}}},
+)
+async def export_bundle(version: str, governance: GovernanceDep, _role: ReaderRole) -> Response:
+    data = await governance.export_bundle(version)
+    filename = "".join(c if c.isalnum() or c in "._-" else "_" for c in version)
+    return Response(
+        data,
+        media_type="application/gzip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.tar.gz"'},
+    )
 
 
 @router.get("", response_model=list[SnapshotSummary], summary="List snapshots, newest first")
