@@ -31,7 +31,9 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0003"
-down_revision: str | None = "0005"  # chain: 0001 → 0002 → 0004 → 0005 → 0003 (the order branches landed)
+down_revision: str | None = (
+    "0005"  # chain: 0001 → 0002 → 0004 → 0005 → 0003 (the order branches landed)
+)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
