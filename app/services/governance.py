@@ -159,12 +159,13 @@ class Governance:
         snapshot = await self.snapshot(version)
         fixtures = await self.fixtures(snapshot)
         started = datetime.now(UTC)
-        run_id = await self.store.create_validation_run(snapshot.id, started_at=started)
+        # build and run first: a snapshot that cannot load (409/422) leaves no half-written run
         sandbox = await asyncio.to_thread(PKGEvaluator, snapshot)
         report = await asyncio.to_thread(run_fixtures, sandbox.evaluate, fixtures)
         success = report["total"] > 0 and report["failed"] == 0
         if report["total"] == 0:
             report["reason"] = "the snapshot has no fixtures; add some or promote with force"
+        run_id = await self.store.create_validation_run(snapshot.id, started_at=started)
         await self.store.finish_validation_run(run_id, success=success, report=report)
         log.info("validation_finished", version=version, run_id=run_id, success=success)
         return await self.validation_run(run_id)

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.api.routes.snapshots import snapshot_location
 from bench.server import ROOT, free_port
@@ -165,3 +167,27 @@ async def test_a_failed_read_back_after_the_commit_still_answers_201(
     assert created.json()["version"] == "rules@1" and created.json()["is_active"] is False
     monkeypatch.undo()
     assert [s["version"] for s in (await api.get("/snapshots")).json()] == ["rules@1"]
+
+
+async def test_validating_a_snapshot_that_cannot_load_stores_no_validation_run(
+    api: httpx.AsyncClient, db_url: str
+) -> None:
+    """The sandbox evaluator is built before the run is written: a refusal leaves no run."""
+    created = await api.post("/snapshots", json=versioned("tampered@1"))
+    assert created.status_code == 201
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE pkg_snapshots SET checksum = :c WHERE version = 'tampered@1'"),
+                {"c": "0" * 64},
+            )
+    finally:
+        await engine.dispose()
+
+    refused = await api.post("/validation/runs", json={"version": "tampered@1"})
+
+    assert refused.status_code == 409, refused.text
+    assert_problem(refused, 409)
+    runs = await api.get("/validation/runs", params={"version": "tampered@1"})
+    assert runs.status_code == 200 and runs.json() == []
