@@ -274,6 +274,7 @@ def _echo_lines(lines: list[str]) -> None:
         typer.echo(line)
 
 
+@cli.command()
 def decisions(
     decision_id: Annotated[str | None, typer.Argument(help="One decision, by its id")] = None,
     url: Url = DEFAULT_URL,
