@@ -37,15 +37,20 @@ async def open_lane(
     return lane_id
 
 
-async def settled(api: httpx.AsyncClient, lane_id: int, *, within: float = 30) -> dict[str, Any]:
-    """The lane's report once this replica has nothing queued and every evaluation counted."""
+async def settled(
+    api: httpx.AsyncClient, lane_id: int, *, evaluated: int | None = None, within: float = 30
+) -> dict[str, Any]:
+    """The lane's report once this replica has nothing queued and every evaluation counted
+    (and, given `evaluated`, once that many have reached the fleet totals: flushes are
+    periodic, so a read can fall between two of them)."""
 
     async def poll() -> dict[str, Any]:
         while True:
             report: dict[str, Any] = (await api.get(f"/deployments/{lane_id}/shadow")).json()
             totals = report["totals"]
             done = totals["identical"] + totals["different"] + totals["errors"]
-            if report["pending"] == 0 and totals["evaluated"] == done:
+            flushed = evaluated is None or totals["evaluated"] >= evaluated
+            if report["pending"] == 0 and totals["evaluated"] == done and flushed:
                 return report
             await asyncio.sleep(0.02)
 
@@ -77,12 +82,13 @@ async def test_a_lane_at_50_percent_shadows_half_of_2000_callers_and_changes_no_
 
     lane_id = await open_lane(api, "hotel-ops@1.1.0", 50)
     with_lane = await decide_all(api, 2000, subject=subjects.__getitem__)
-    report = await settled(api, lane_id)
+    in_lane = sum(bucket_of(lane_id, s) <= 50 for s in subjects)
+    report = await settled(api, lane_id, evaluated=in_lane)
 
     assert with_lane == without_lane  # not one body changed
     assert {body["lane"] for body in with_lane} == {"active"}
     totals = report["totals"]
-    assert totals["evaluated"] == sum(bucket_of(lane_id, s) <= 50 for s in subjects)
+    assert totals["evaluated"] == in_lane
     assert 0.45 <= totals["evaluated"] / 2000 <= 0.55
     assert totals["different"] == totals["evaluated"] and totals["divergence"] == 1.0
     example_ = report["examples"][0]
@@ -104,7 +110,7 @@ async def test_a_shadow_that_errors_is_counted_and_never_answers(
     lane_id = await open_lane(api, "broken@1", 100)
 
     answers = await decide_all(api, 60, subject=lambda i: f"s{i % 5}")
-    report = await settled(api, lane_id)
+    report = await settled(api, lane_id, evaluated=60)
 
     assert answers == baseline * 12
     assert report["totals"]["errors"] == report["totals"]["evaluated"] == 60
