@@ -2,8 +2,9 @@
 
 It loads the active snapshot of its env, hot-swaps evaluators when told (change feed) or when
 the database says so (reconcile), keeps an LRU of recent versions and the last-known-good
-snapshot on disk. Canary lanes (`CanaryRouter`), the replica's own device heartbeat
-(`ServiceHeartbeat`) and database reachability (`StoreLink`) are small collaborators.
+snapshot on disk. Activation (`Activator`), the database's active version (`DatabaseVersion`),
+canary lanes (`CanaryRouter`), the replica's own device heartbeat (`ServiceHeartbeat`) and
+database reachability (`StoreLink`) are small collaborators.
 """
 
 from __future__ import annotations
