@@ -15,14 +15,19 @@ with the problem's `status`, `detail` and field `errors`; a server that cannot b
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
 
 DEFAULT_TIMEOUT_S = 30.0
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class PKGConnectionError(Exception):
@@ -59,8 +64,8 @@ class PKGError(Exception):
 
 
 @dataclass(frozen=True)
-class _Call:
-    """One API call, built once and sent by either client."""
+class _Call(Generic[T]):
+    """One API call, built once and sent by either client; `T` is what it answers."""
 
     method: str
     path: str
@@ -70,6 +75,7 @@ class _Call:
     content: bytes | None = None
     headers: dict[str, str] | None = None
     raw: bool = False  # answer the body's bytes (bundles), not its JSON
+    unwrap: str | None = None  # answer this field of the body (`items` of a list)
 
 
 def _routing(**values: Any) -> dict[str, Any]:
@@ -81,87 +87,186 @@ def _body(**values: Any) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
+Json = dict[str, Any]
+
+
 class _Calls:
-    """The API's calls, shared by the sync and async clients."""
+    """The API's calls, each described once; both clients bind them with `_sync` / `_async`."""
 
     @staticmethod
-    def evaluate(facts: dict[str, Any], **routing: Any) -> _Call:
-        return _Call("POST", "/evaluate", json=facts, params=_routing(**routing))
+    def evaluate(
+        facts: Json,
+        *,
+        version: str | None = None,
+        target: str | None = None,
+        region: str | None = None,
+        subject: str | None = None,
+        explain: bool = False,
+        entrypoint: str | None = None,
+    ) -> _Call[Json]:
+        """One decision: subtasks, dag, rules, plus decision_id, engine, lane, duration_ms."""
+        routing = _routing(
+            version=version,
+            target=target,
+            region=region,
+            subject=subject,
+            explain=explain,
+            entrypoint=entrypoint,
+        )
+        return _Call("POST", "/evaluate", json=facts, params=routing)
 
     @staticmethod
-    def batch(items: list[dict[str, Any]], **routing: Any) -> _Call:
-        return _Call("POST", "/evaluate/batch", json={"items": items}, params=_routing(**routing))
+    def batch(
+        items: list[Json],
+        *,
+        version: str | None = None,
+        target: str | None = None,
+        region: str | None = None,
+        subject: str | None = None,
+    ) -> _Call[list[Json]]:
+        routing = _routing(version=version, target=target, region=region, subject=subject)
+        body = {"items": items}
+        return _Call("POST", "/evaluate/batch", json=body, params=routing, unwrap="items")
 
     @staticmethod
-    def push(document: dict[str, Any], signature: str | None = None) -> _Call:
+    def push(document: Json, *, signature: str | None = None) -> _Call[Json]:
+        """Create a snapshot from a policy document (validated first: `PKGError` 422);
+        `signature` is a `<key id>:<base64>` from `pkgctl sign`."""
         headers = {"PKG-Signature": signature} if signature else None
         return _Call("POST", "/snapshots", expect=201, json=document, headers=headers)
 
     @staticmethod
-    def export_bundle(version: str) -> _Call:
+    def export_bundle(version: str) -> _Call[bytes]:
+        """A stored snapshot as a PKG export bundle (.tar.gz bytes)."""
         return _Call("GET", f"/snapshots/{quote(version, safe='')}/bundle", raw=True)
 
     @staticmethod
-    def verify_audit(env: str | None) -> _Call:
+    def verify_audit(*, env: str | None = None) -> _Call[Json]:
+        """Walk an env's audit chain: `{ok, rows, signed, first_break}`."""
         return _Call("GET", "/promotions/verify", params=_routing(env=env))
 
     @staticmethod
-    def push_bundle(bundle: bytes, **params: Any) -> _Call:
+    def push_bundle(
+        bundle: bytes,
+        *,
+        version: str | None = None,
+        env: str | None = None,
+        entrypoint: str | None = None,
+    ) -> _Call[Json]:
+        """Create a snapshot from an OPA bundle (.tar.gz bytes)."""
         return _Call(
             "POST",
             "/snapshots",
             expect=201,
             content=bundle,
-            params=_routing(**params),
+            params=_routing(version=version, env=env, entrypoint=entrypoint),
             headers={"Content-Type": "application/gzip"},
         )
 
     @staticmethod
-    def validate(version: str) -> _Call:
+    def validate(version: str) -> _Call[Json]:
+        """Run a stored snapshot's fixtures on the server; the run's `success` says how it went."""
         return _Call("POST", "/validation/runs", expect=201, json={"version": version})
 
     @staticmethod
-    def promote(version: str, **body: Any) -> _Call:
-        return _Call("POST", "/promotions", expect=201, json=_body(version=version, **body))
+    def promote(
+        version: str,
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
+        force: bool = False,
+        env: str | None = None,
+    ) -> _Call[Json]:
+        body = _body(version=version, reason=reason, actor=actor, force=force, env=env)
+        return _Call("POST", "/promotions", expect=201, json=body)
 
     @staticmethod
-    def rollback(**body: Any) -> _Call:
-        return _Call("POST", "/promotions/rollback", expect=201, json=_body(**body))
+    def rollback(
+        *,
+        to_version: str | None = None,
+        reason: str | None = None,
+        actor: str | None = None,
+        env: str | None = None,
+    ) -> _Call[Json]:
+        body = _body(to_version=to_version, reason=reason, actor=actor, env=env)
+        return _Call("POST", "/promotions/rollback", expect=201, json=body)
 
     @staticmethod
     def compare(
-        a: str, b: str, *, items: list[dict[str, Any]] | None, fixtures_of: str | None
-    ) -> _Call:
+        a: str,
+        b: str,
+        *,
+        items: list[Json] | None = None,
+        fixtures_of: str | None = None,
+    ) -> _Call[Json]:
+        """How B decides differently from A on `items` (or on a version's fixtures)."""
         path = f"/snapshots/{quote(a, safe='')}/compare/{quote(b, safe='')}"
         return _Call("POST", path, json=_body(items=items, fixtures_of=fixtures_of))
 
     @staticmethod
-    def health() -> _Call:
+    def health() -> _Call[Json]:
         return _Call("GET", "/health")
 
     @staticmethod
-    def metadata() -> _Call:
+    def metadata() -> _Call[Json]:
         return _Call("GET", "/metadata")
 
     @staticmethod
-    def decision(decision_id: str) -> _Call:
+    def decision(decision_id: str) -> _Call[Json]:
+        """One logged decision (admin; the server needs `PKG_DECISION_LOG=database`)."""
         return _Call("GET", f"/decisions/{quote(decision_id, safe='')}")
 
     @staticmethod
-    def decisions(**params: Any) -> _Call:
-        return _Call("GET", "/decisions", params=_routing(**params))
+    def decisions(
+        *, version: str | None = None, since: str | None = None, limit: int | None = None
+    ) -> _Call[list[Json]]:
+        """Logged decisions, newest first."""
+        params = _routing(version=version, since=since, limit=limit)
+        return _Call("GET", "/decisions", params=params, unwrap="items")
 
 
-def _decode(response: httpx.Response, call: _Call) -> Any:
+def _decode(response: httpx.Response, call: _Call[T]) -> T:
     if response.status_code != call.expect:
         raise PKGError.from_response(response)
     if call.raw:
-        return response.content
-    return response.json() if response.content else None
+        return cast(T, response.content)
+    body: Any = response.json() if response.content else None
+    return cast(T, body[call.unwrap] if call.unwrap else body)
 
 
 def _headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _request(call: _Call[Any]) -> dict[str, Any]:
+    return {
+        "json": call.json,
+        "params": call.params,
+        "content": call.content,
+        "headers": call.headers,
+    }
+
+
+def _sync(operation: Callable[P, _Call[T]]) -> Callable[Concatenate[PKGHttpClient, P], T]:
+    """A `PKGHttpClient` method that sends what `operation` describes."""
+
+    def method(self: PKGHttpClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._send(operation(*args, **kwargs))
+
+    functools.update_wrapper(method, operation)  # name, docstring and signature for help()
+    return method
+
+
+def _async(
+    operation: Callable[P, _Call[T]],
+) -> Callable[Concatenate[AsyncPKGHttpClient, P], Coroutine[Any, Any, T]]:
+    """An `AsyncPKGHttpClient` coroutine method that sends what `operation` describes."""
+
+    async def method(self: AsyncPKGHttpClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._send(operation(*args, **kwargs))
+
+    functools.update_wrapper(method, operation)
+    return method
 
 
 class PKGHttpClient:
@@ -182,151 +287,27 @@ class PKGHttpClient:
             transport=transport,
         )
 
-    def _send(self, call: _Call) -> Any:
+    def _send(self, call: _Call[T]) -> T:
         try:
-            response = self._http.request(
-                call.method,
-                call.path,
-                json=call.json,
-                params=call.params,
-                content=call.content,
-                headers=call.headers,
-            )
+            response = self._http.request(call.method, call.path, **_request(call))
         except httpx.HTTPError as exc:
             raise PKGConnectionError(f"cannot reach {self._http.base_url}: {exc}") from exc
         return _decode(response, call)
 
-    def evaluate(
-        self,
-        facts: dict[str, Any],
-        *,
-        version: str | None = None,
-        target: str | None = None,
-        region: str | None = None,
-        subject: str | None = None,
-        explain: bool = False,
-        entrypoint: str | None = None,
-    ) -> dict[str, Any]:
-        """One decision: subtasks, dag, rules, plus decision_id, engine, lane, duration_ms."""
-        call = _Calls.evaluate(
-            facts,
-            version=version,
-            target=target,
-            region=region,
-            subject=subject,
-            explain=explain,
-            entrypoint=entrypoint,
-        )
-        decision: dict[str, Any] = self._send(call)
-        return decision
-
-    def batch(
-        self,
-        items: list[dict[str, Any]],
-        *,
-        version: str | None = None,
-        target: str | None = None,
-        region: str | None = None,
-        subject: str | None = None,
-    ) -> list[dict[str, Any]]:
-        call = _Calls.batch(items, version=version, target=target, region=region, subject=subject)
-        decisions: list[dict[str, Any]] = self._send(call)["items"]
-        return decisions
-
-    def push(self, document: dict[str, Any], *, signature: str | None = None) -> dict[str, Any]:
-        """Create a snapshot from a policy document (validated first: `PKGError` 422);
-        `signature` is a `<key id>:<base64>` from `pkgctl sign`."""
-        snapshot: dict[str, Any] = self._send(_Calls.push(document, signature))
-        return snapshot
-
-    def export_bundle(self, version: str) -> bytes:
-        """A stored snapshot as a PKG export bundle (.tar.gz bytes)."""
-        bundle: bytes = self._send(_Calls.export_bundle(version))
-        return bundle
-
-    def verify_audit(self, *, env: str | None = None) -> dict[str, Any]:
-        """Walk an env's audit chain: `{ok, rows, signed, first_break}`."""
-        report: dict[str, Any] = self._send(_Calls.verify_audit(env))
-        return report
-
-    def push_bundle(
-        self,
-        bundle: bytes,
-        *,
-        version: str | None = None,
-        env: str | None = None,
-        entrypoint: str | None = None,
-    ) -> dict[str, Any]:
-        """Create a snapshot from an OPA bundle (.tar.gz bytes)."""
-        call = _Calls.push_bundle(bundle, version=version, env=env, entrypoint=entrypoint)
-        snapshot: dict[str, Any] = self._send(call)
-        return snapshot
-
-    def validate(self, version: str) -> dict[str, Any]:
-        """Run a stored snapshot's fixtures on the server; the run's `success` says how it went."""
-        run: dict[str, Any] = self._send(_Calls.validate(version))
-        return run
-
-    def promote(
-        self,
-        version: str,
-        *,
-        reason: str | None = None,
-        actor: str | None = None,
-        force: bool = False,
-        env: str | None = None,
-    ) -> dict[str, Any]:
-        call = _Calls.promote(version, reason=reason, actor=actor, force=force, env=env)
-        promotion: dict[str, Any] = self._send(call)
-        return promotion
-
-    def rollback(
-        self,
-        *,
-        to_version: str | None = None,
-        reason: str | None = None,
-        actor: str | None = None,
-        env: str | None = None,
-    ) -> dict[str, Any]:
-        call = _Calls.rollback(to_version=to_version, reason=reason, actor=actor, env=env)
-        promotion: dict[str, Any] = self._send(call)
-        return promotion
-
-    def compare(
-        self,
-        a: str,
-        b: str,
-        *,
-        items: list[dict[str, Any]] | None = None,
-        fixtures_of: str | None = None,
-    ) -> dict[str, Any]:
-        """How B decides differently from A on `items` (or on a version's fixtures)."""
-        call = _Calls.compare(a, b, items=items, fixtures_of=fixtures_of)
-        comparison: dict[str, Any] = self._send(call)
-        return comparison
-
-    def health(self) -> dict[str, Any]:
-        health: dict[str, Any] = self._send(_Calls.health())
-        return health
-
-    def metadata(self) -> dict[str, Any]:
-        metadata: dict[str, Any] = self._send(_Calls.metadata())
-        return metadata
-
-    def decision(self, decision_id: str) -> dict[str, Any]:
-        """One logged decision (admin; the server needs `PKG_DECISION_LOG=database`)."""
-        record: dict[str, Any] = self._send(_Calls.decision(decision_id))
-        return record
-
-    def decisions(
-        self, *, version: str | None = None, since: str | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
-        """Logged decisions, newest first."""
-        body: dict[str, Any] = self._send(
-            _Calls.decisions(version=version, since=since, limit=limit)
-        )
-        items: list[dict[str, Any]] = body["items"]
-        return items
+    evaluate = _sync(_Calls.evaluate)
+    batch = _sync(_Calls.batch)
+    push = _sync(_Calls.push)
+    export_bundle = _sync(_Calls.export_bundle)
+    verify_audit = _sync(_Calls.verify_audit)
+    push_bundle = _sync(_Calls.push_bundle)
+    validate = _sync(_Calls.validate)
+    promote = _sync(_Calls.promote)
+    rollback = _sync(_Calls.rollback)
+    compare = _sync(_Calls.compare)
+    health = _sync(_Calls.health)
+    metadata = _sync(_Calls.metadata)
+    decision = _sync(_Calls.decision)
+    decisions = _sync(_Calls.decisions)
 
     def status(self) -> dict[str, Any]:
         """`{"health", "metadata"}`: metadata needs a token with the evaluator role or more."""
@@ -365,145 +346,30 @@ class AsyncPKGHttpClient:
             transport=transport,
         )
 
-    async def _send(self, call: _Call) -> Any:
+    async def _send(self, call: _Call[T]) -> T:
         try:
-            response = await self._http.request(
-                call.method,
-                call.path,
-                json=call.json,
-                params=call.params,
-                content=call.content,
-                headers=call.headers,
-            )
+            response = await self._http.request(call.method, call.path, **_request(call))
         except httpx.HTTPError as exc:
             raise PKGConnectionError(f"cannot reach {self._http.base_url}: {exc}") from exc
         return _decode(response, call)
 
-    async def evaluate(
-        self,
-        facts: dict[str, Any],
-        *,
-        version: str | None = None,
-        target: str | None = None,
-        region: str | None = None,
-        subject: str | None = None,
-        explain: bool = False,
-        entrypoint: str | None = None,
-    ) -> dict[str, Any]:
-        call = _Calls.evaluate(
-            facts,
-            version=version,
-            target=target,
-            region=region,
-            subject=subject,
-            explain=explain,
-            entrypoint=entrypoint,
-        )
-        decision: dict[str, Any] = await self._send(call)
-        return decision
-
-    async def batch(
-        self,
-        items: list[dict[str, Any]],
-        *,
-        version: str | None = None,
-        target: str | None = None,
-        region: str | None = None,
-        subject: str | None = None,
-    ) -> list[dict[str, Any]]:
-        call = _Calls.batch(items, version=version, target=target, region=region, subject=subject)
-        decisions: list[dict[str, Any]] = (await self._send(call))["items"]
-        return decisions
-
-    async def push(
-        self, document: dict[str, Any], *, signature: str | None = None
-    ) -> dict[str, Any]:
-        snapshot: dict[str, Any] = await self._send(_Calls.push(document, signature))
-        return snapshot
-
-    async def export_bundle(self, version: str) -> bytes:
-        bundle: bytes = await self._send(_Calls.export_bundle(version))
-        return bundle
-
-    async def verify_audit(self, *, env: str | None = None) -> dict[str, Any]:
-        report: dict[str, Any] = await self._send(_Calls.verify_audit(env))
-        return report
-
-    async def push_bundle(
-        self,
-        bundle: bytes,
-        *,
-        version: str | None = None,
-        env: str | None = None,
-        entrypoint: str | None = None,
-    ) -> dict[str, Any]:
-        call = _Calls.push_bundle(bundle, version=version, env=env, entrypoint=entrypoint)
-        snapshot: dict[str, Any] = await self._send(call)
-        return snapshot
-
-    async def validate(self, version: str) -> dict[str, Any]:
-        run: dict[str, Any] = await self._send(_Calls.validate(version))
-        return run
-
-    async def promote(
-        self,
-        version: str,
-        *,
-        reason: str | None = None,
-        actor: str | None = None,
-        force: bool = False,
-        env: str | None = None,
-    ) -> dict[str, Any]:
-        call = _Calls.promote(version, reason=reason, actor=actor, force=force, env=env)
-        promotion: dict[str, Any] = await self._send(call)
-        return promotion
-
-    async def rollback(
-        self,
-        *,
-        to_version: str | None = None,
-        reason: str | None = None,
-        actor: str | None = None,
-        env: str | None = None,
-    ) -> dict[str, Any]:
-        call = _Calls.rollback(to_version=to_version, reason=reason, actor=actor, env=env)
-        promotion: dict[str, Any] = await self._send(call)
-        return promotion
-
-    async def compare(
-        self,
-        a: str,
-        b: str,
-        *,
-        items: list[dict[str, Any]] | None = None,
-        fixtures_of: str | None = None,
-    ) -> dict[str, Any]:
-        call = _Calls.compare(a, b, items=items, fixtures_of=fixtures_of)
-        comparison: dict[str, Any] = await self._send(call)
-        return comparison
-
-    async def health(self) -> dict[str, Any]:
-        health: dict[str, Any] = await self._send(_Calls.health())
-        return health
-
-    async def metadata(self) -> dict[str, Any]:
-        metadata: dict[str, Any] = await self._send(_Calls.metadata())
-        return metadata
-
-    async def decision(self, decision_id: str) -> dict[str, Any]:
-        record: dict[str, Any] = await self._send(_Calls.decision(decision_id))
-        return record
-
-    async def decisions(
-        self, *, version: str | None = None, since: str | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
-        body: dict[str, Any] = await self._send(
-            _Calls.decisions(version=version, since=since, limit=limit)
-        )
-        items: list[dict[str, Any]] = body["items"]
-        return items
+    evaluate = _async(_Calls.evaluate)
+    batch = _async(_Calls.batch)
+    push = _async(_Calls.push)
+    export_bundle = _async(_Calls.export_bundle)
+    verify_audit = _async(_Calls.verify_audit)
+    push_bundle = _async(_Calls.push_bundle)
+    validate = _async(_Calls.validate)
+    promote = _async(_Calls.promote)
+    rollback = _async(_Calls.rollback)
+    compare = _async(_Calls.compare)
+    health = _async(_Calls.health)
+    metadata = _async(_Calls.metadata)
+    decision = _async(_Calls.decision)
+    decisions = _async(_Calls.decisions)
 
     async def status(self) -> dict[str, Any]:
+        """`{"health", "metadata"}`: metadata needs a token with the evaluator role or more."""
         return {"health": await self.health(), "metadata": await self.metadata()}
 
     async def aclose(self) -> None:

@@ -241,39 +241,6 @@ def _figures(watched: _Watched, totals: Mapping[str, int]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- before promotion
-async def guarded_promote(
-    promoter: Promoter,
-    store: ShadowStore,
-    shadow_totals: ShadowTotals,
-    version: str,
-    *,
-    guard: dict[str, Any],
-    actor: str,
-    reason: str | None,
-    force: bool,
-    env: str | None,
-    on_behalf_of: str | None = None,
-) -> dict[str, Any]:
-    """Check the divergence guard (refused unless `force`), promote with the figures in the
-    audit row, and arm the watch."""
-    env = env or promoter.env
-    audit: dict[str, Any] = {"guard": guard}
-    if guard.get("max_divergence") is not None:
-        audit["shadow"] = await _check_divergence(shadow_totals, version, guard, force=force)
-    promotion = await promoter.promote(
-        version,
-        actor=actor,
-        reason=reason,
-        force=force,
-        env=env,
-        metrics=audit,
-        on_behalf_of=on_behalf_of,
-    )
-    if guard.get("watch_s") is not None:
-        promotion = {**promotion, "guard": await _arm(store, promotion, env=env, guard=guard)}
-    return promotion
-
-
 async def _arm(
     store: ShadowStore, promotion: dict[str, Any], *, env: str, guard: dict[str, Any]
 ) -> dict[str, Any]:
@@ -331,18 +298,26 @@ class GuardedPromotions:
         env: str | None,
         on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
-        return await guarded_promote(
-            self._promoter,
-            self._store,
-            self._shadow_totals,
+        """Check the divergence guard (refused unless `force`), promote with the figures in the
+        audit row, and arm the watch."""
+        env = env or self._promoter.env
+        audit: dict[str, Any] = {"guard": guard}
+        if guard.get("max_divergence") is not None:
+            totals = self._shadow_totals
+            audit["shadow"] = await _check_divergence(totals, version, guard, force=force)
+        promotion = await self._promoter.promote(
             version,
-            guard=guard,
             actor=actor,
             reason=reason,
             force=force,
             env=env,
+            metrics=audit,
             on_behalf_of=on_behalf_of,
         )
+        if guard.get("watch_s") is not None:
+            armed = await _arm(self._store, promotion, env=env, guard=guard)
+            promotion = {**promotion, "guard": armed}
+        return promotion
 
     async def guard(self, promotion_id: int) -> dict[str, Any] | None:
         return await self._store.get_guard(promotion_id)

@@ -2,25 +2,24 @@
 
 It loads the active snapshot of its env, hot-swaps evaluators when told (change feed) or when
 the database says so (reconcile), keeps an LRU of recent versions and the last-known-good
-snapshot on disk. Canary lanes (`CanaryRouter`), the replica's own device heartbeat
-(`ServiceHeartbeat`) and database reachability (`StoreLink`) are small collaborators.
+snapshot on disk. Activation (`Activator`), the database's active version (`DatabaseVersion`),
+canary lanes (`CanaryRouter`), the replica's own device heartbeat (`ServiceHeartbeat`) and
+database reachability (`StoreLink`) are small collaborators.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import replace
 from typing import Any
 
 import structlog
 
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
-from app.domain.errors import PromotionRefusedError, StoreUnavailableError
-from app.domain.snapshot import PKGSnapshotData
-from app.services.activation import ActivationRecord
+from app.services.activation import ActivationRecord, Activator
 from app.services.background import BackgroundTasks
 from app.services.canary import CanaryRouter
+from app.services.db_version import DatabaseVersion
 from app.services.evaluator import PKGEvaluator
 from app.services.evaluator_cache import MAX_EVALUATOR_CACHE_SIZE, EvaluatorCache
 from app.services.evaluator_loader import EvaluatorLoader
@@ -69,11 +68,20 @@ class PKGManager:
         self.heartbeat = ServiceHeartbeat(pkg_client, self.store, self.config)
         self._disk = LastKnownGood(cache)
         self.record = ActivationRecord(self._evaluators, self.metrics)
-        self._activation_lock = asyncio.Lock()
         self._tasks = BackgroundTasks()
-        # the database's active version as of the last activation or reconcile (DESIGN.md §5)
-        self._last_seen_db_version: str | None = None
-        self.db_active_version: str | None = None
+        self.db_version = DatabaseVersion(pkg_client, self.store, env=self.config.env)
+        self.activator = Activator(
+            env=self.config.env,
+            evaluators=self._evaluators,
+            loader=self.loader,
+            record=self.record,
+            store=self.store,
+            disk=self._disk,
+            db_version=self.db_version,
+            metrics=self.metrics,
+            on_swap=self._set_degraded,
+            after_swap=self._after_activation,
+        )
         self.started = False
 
     @property
@@ -84,7 +92,7 @@ class PKGManager:
     async def start(self) -> None:
         await self.reconcile(source="startup")
         if self.get_active_evaluator() is None and not self.db_connected:
-            await self._start_from_disk()
+            await self.activator.restore()
         await self.refresh_deployments()
         self._tasks.every("pkg-reconcile", self.config.reconcile_interval_s, self._converge)
         self._tasks.every("pkg-heartbeat", self.config.heartbeat_interval_s, self._heartbeat)
@@ -135,6 +143,10 @@ class PKGManager:
         return self.canary.lanes
 
     @property
+    def db_active_version(self) -> str | None:
+        return self.db_version.current
+
+    @property
     def db_connected(self) -> bool:
         return self.store.connected
 
@@ -170,28 +182,8 @@ class PKGManager:
     async def activate(self, version: str, *, source: str) -> bool:
         """Load, verify, build and swap in `version`. On failure keep the previous evaluator.
 
-        Whatever the source, the database's active version is noted as last seen, so an
-        operator's `activate:<v>` lasts until the database's active version next changes."""
-        async with self._activation_lock:
-            if version == self.active_version and self.healthy and not self.record.from_cache:
-                return True  # already serving it (e.g. our own publish coming back)
-            started = time.perf_counter()
-            log.info("snapshot_load_start", version=version, source=source, timestamp=time.time())
-            try:
-                snapshot = await self.loader.fetch(version)
-                if snapshot.env != self.env:
-                    raise PromotionRefusedError(
-                        f"snapshot {version} belongs to env {snapshot.env}, not {self.env}"
-                    )
-                evaluator = await self.loader.build(snapshot)
-            except Exception as exc:
-                self._activation_failed(version, source, exc, started)
-                return False
-            self.record.swap(evaluator, source=source, started=started)
-            self._set_degraded()
-            await self._note_db_version()
-        await self._after_activation(evaluator.snapshot)
-        return True
+        Whatever the source, the database's active version is noted as seen (`DatabaseVersion`)."""
+        return await self.activator.activate(version, source=source)
 
     async def load_evaluator(self, version: str) -> PKGEvaluator:
         """An evaluator for any stored version (pinned requests, canaries): cached, or built."""
@@ -199,14 +191,14 @@ class PKGManager:
 
     async def reconcile(self, *, source: str = "reconcile") -> None:
         """Converge with the database: swap when its active version changed since last look."""
-        version = await self._read_db_version()
-        if version is None or version == self._last_seen_db_version:
+        version = await self.db_version.changed()
+        if version is None:
             return
         # a last-known-good copy from disk is re-read from the database (activate does that),
         # so the replica stops being degraded once the database is back
         serving = version == self.active_version and not self.record.from_cache
         if serving or await self.activate(version, source=source):
-            self._last_seen_db_version = version
+            self.db_version.last_seen = version
 
     async def refresh_deployments(self) -> None:
         await self.canary.refresh()
@@ -224,47 +216,12 @@ class PKGManager:
         return await self.feed.publish(message)
 
     # ------------------------------------------------------------------ internals
-    async def _read_db_version(self) -> str | None:
-        """What the database says should be active (None also when it cannot be asked)."""
-        try:
-            version = await self.store.call(self.client.get_active_version(self.env))
-        except Exception as exc:
-            self.store.unreachable(exc)
-            return None
-        self.store.reachable()
-        self.db_active_version = version
-        return version
-
-    async def _note_db_version(self) -> None:
-        version = await self._read_db_version()
-        if version is not None:
-            self._last_seen_db_version = version
-
-    def _activation_failed(self, version: str, source: str, exc: Exception, started: float) -> None:
-        if isinstance(exc, StoreUnavailableError):
-            self.store.unreachable(exc)
-        self.record.failed(version, source, exc, started)
-
     def _set_degraded(self) -> None:
         self.metrics.set_degraded(self.degraded_mode)
 
-    async def _after_activation(self, snapshot: PKGSnapshotData) -> None:
-        await self._disk.save(snapshot)
+    def _after_activation(self) -> None:
         if self.started:
             asyncio.create_task(self._heartbeat())  # noqa: RUF006  # best effort, logs itself
-
-    async def _start_from_disk(self) -> None:
-        started = time.perf_counter()
-        try:
-            snapshot = await self._disk.load(self.env)
-            if snapshot is None:
-                return
-            evaluator = await self.loader.build(snapshot)
-        except Exception as exc:
-            self._activation_failed("last-known-good", "cache", exc, started)
-            return
-        self.record.swap(evaluator, source="cache", started=started)
-        self.metrics.set_degraded(True)
 
     async def _on_subscribed(self) -> None:
         await self._converge(source="resubscribe")

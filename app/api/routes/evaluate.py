@@ -9,12 +9,13 @@ so a change here reaches both. tests/api/test_lean_evaluate.py holds them byte-i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from random import getrandbits
 from time import perf_counter
 from typing import Annotated, Any, Final
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import Response
@@ -184,6 +185,31 @@ async def evaluate_items(
     return {"items": decisions}
 
 
+@dataclass(frozen=True)
+class Deciding:
+    """What both routes hand to `evaluate_facts` / `evaluate_items` besides the input."""
+
+    manager: PKGManager
+    settings: Settings
+    options: dict[str, Any]  # their keyword arguments (`settings` among them)
+
+
+async def deciding(
+    manager: ManagerDep,
+    metrics: MetricsDep,
+    settings: SettingsDep,
+    shadow: ShadowDep,
+    decision_log: DecisionLogDep,
+    caller: ReaderRole,
+) -> Deciding:
+    options = {"metrics": metrics, "settings": settings, "shadow": shadow}
+    options |= {"decision_log": decision_log, "role": caller.role}
+    return Deciding(manager, settings, options)
+
+
+DecidingDep = Annotated[Deciding, Depends(deciding)]
+
+
 @router.post(
     "/evaluate",
     summary="Decide: the subtasks, their DAG and the rules that fired",
@@ -192,26 +218,10 @@ async def evaluate_items(
     openapi_extra=FACTS_BODY_SCHEMA,
 )
 async def evaluate(
-    request: Request,
-    manager: ManagerDep,
-    metrics: MetricsDep,
-    settings: SettingsDep,
-    shadow: ShadowDep,
-    decision_log: DecisionLogDep,
-    caller: ReaderRole,
-    query: Annotated[EvaluateQuery, Query()],
+    request: Request, deciding: DecidingDep, query: Annotated[EvaluateQuery, Query()]
 ) -> Response:
     facts = await read_facts(request)
-    decision = await evaluate_facts(
-        manager,
-        facts,
-        query,
-        metrics=metrics,
-        settings=settings,
-        shadow=shadow,
-        decision_log=decision_log,
-        role=caller.role,
-    )
+    decision = await evaluate_facts(deciding.manager, facts, query, **deciding.options)
     return JSONResponse(decision)
 
 
@@ -223,24 +233,8 @@ async def evaluate(
     openapi_extra=BATCH_BODY_SCHEMA,
 )
 async def evaluate_batch(
-    request: Request,
-    manager: ManagerDep,
-    metrics: MetricsDep,
-    settings: SettingsDep,
-    shadow: ShadowDep,
-    decision_log: DecisionLogDep,
-    caller: ReaderRole,
-    query: Annotated[BatchQuery, Query()],
+    request: Request, deciding: DecidingDep, query: Annotated[BatchQuery, Query()]
 ) -> Response:
-    items = parse_batch(await request.body(), max_items=settings.max_batch_items)
-    result = await evaluate_items(
-        manager,
-        items,
-        query,
-        metrics=metrics,
-        settings=settings,
-        shadow=shadow,
-        decision_log=decision_log,
-        role=caller.role,
-    )
+    items = parse_batch(await request.body(), max_items=deciding.settings.max_batch_items)
+    result = await evaluate_items(deciding.manager, items, query, **deciding.options)
     return JSONResponse(result)
