@@ -33,6 +33,16 @@ class ServerProcess:
     command: list[str] | None = None  # another server instead (`{port}` is filled in)
     ready_path: str = "/health/ready"
 
+    @classmethod
+    def embedded(cls, tmp: Path, **env: str) -> ServerProcess:
+        """A replica on its own SQLite file and cache under `tmp`, logging to tmp/server.log."""
+        base = {
+            "PKG_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'pkg.db'}",
+            "PKG_SNAPSHOT_CACHE_DIR": str(tmp / "cache"),
+            "PKG_LOG_LEVEL": "WARNING",
+        }
+        return cls({**base, **env}, log_path=tmp / "server.log")
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"

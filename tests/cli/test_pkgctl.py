@@ -24,17 +24,11 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    tmp = tmp_path_factory.mktemp("cli")
-    process = ServerProcess(
-        {
-            "PKG_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'pkg.db'}",
-            "PKG_SNAPSHOT_CACHE_DIR": str(tmp / "cache"),
-            "PKG_SEED_FILE": str(EXAMPLES / "hotel_ops.yaml"),
-            "PKG_ADMIN_TOKENS": TOKEN,
-            "PKG_EVALUATOR_TOKENS": READER,
-            "PKG_LOG_LEVEL": "WARNING",
-        },
-        log_path=tmp / "server.log",
+    process = ServerProcess.embedded(
+        tmp_path_factory.mktemp("cli"),
+        PKG_SEED_FILE=str(EXAMPLES / "hotel_ops.yaml"),
+        PKG_ADMIN_TOKENS=TOKEN,
+        PKG_EVALUATOR_TOKENS=READER,
     )
     process.start()
     yield process
@@ -286,15 +280,10 @@ def readme_lifecycle_commands() -> list[list[str]]:
 def test_the_readme_lifecycle_does_what_it_says(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tmp = tmp_path_factory.mktemp("readme")
-    process = ServerProcess(
-        {
-            "PKG_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'pkg.db'}",
-            "PKG_SNAPSHOT_CACHE_DIR": str(tmp / "cache"),
-            "PKG_SEED_FILE": str(EXAMPLES / "hotel_ops.yaml"),
-            "PKG_ADMIN_TOKENS": TOKEN,
-            "PKG_LOG_LEVEL": "WARNING",
-        },
+    process = ServerProcess.embedded(
+        tmp_path_factory.mktemp("readme"),
+        PKG_SEED_FILE=str(EXAMPLES / "hotel_ops.yaml"),
+        PKG_ADMIN_TOKENS=TOKEN,
     )
     process.start()
     monkeypatch.chdir(ROOT)  # the README's paths are relative to the checkout

@@ -20,17 +20,11 @@ VIP_ALLERGY = {"tags": ["vip", "allergy_nuts"], "signals": {"urgency": 0.9}}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    tmp = tmp_path_factory.mktemp("client")
-    process = ServerProcess(
-        {
-            "PKG_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'pkg.db'}",
-            "PKG_SNAPSHOT_CACHE_DIR": str(tmp / "cache"),
-            "PKG_SEED_FILE": str(EXAMPLES / "hotel_ops.yaml"),
-            "PKG_ADMIN_TOKENS": ADMIN,
-            "PKG_EVALUATOR_TOKENS": READER,
-            "PKG_LOG_LEVEL": "WARNING",
-        },
-        log_path=tmp / "server.log",
+    process = ServerProcess.embedded(
+        tmp_path_factory.mktemp("client"),
+        PKG_SEED_FILE=str(EXAMPLES / "hotel_ops.yaml"),
+        PKG_ADMIN_TOKENS=ADMIN,
+        PKG_EVALUATOR_TOKENS=READER,
     )
     process.start()
     yield process
