@@ -42,13 +42,12 @@ class PKGApp(FastAPI):
     (app/api/lean.py) ahead of the middleware stack, unless `PKG_LEAN_EVALUATE=false`."""
 
     lean_evaluate: LeanEvaluate | None = None
-    lean_telemetry: RequestTelemetry | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         lean = self.lean_evaluate
         if lean is not None and lean.handles(scope):
             scope["app"] = self
-            await (self.lean_telemetry or lean)(scope, receive, send)
+            await lean(scope, receive, send)  # its own telemetry: request id, metrics, span
             return
         await super().__call__(scope, receive, send)
 
@@ -78,10 +77,6 @@ def create_app(settings: Settings | None = None) -> PKGApp:
     app.add_middleware(RequestTelemetry, metrics=app.state.metrics)  # outermost: sees every 413
     if app.state.settings.lean_evaluate:
         app.lean_evaluate = LeanEvaluate(app)
-        # the lean paths skip the stack: the same request id, log context and HTTP metrics
-        app.lean_telemetry = RequestTelemetry(
-            app.lean_evaluate, metrics=app.state.metrics, route_is_path=True
-        )
     return app
 
 

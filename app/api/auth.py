@@ -18,6 +18,7 @@ import hmac
 import ipaddress
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Annotated, Final, Literal, NamedTuple
 
 from fastapi import Depends, HTTPException, Request
@@ -129,6 +130,7 @@ def is_loopback_client(request: Request) -> bool:
     return is_loopback_host(request.client.host if request.client is not None else None)
 
 
+@lru_cache(maxsize=4096)  # a few client addresses ask again and again
 def is_loopback_host(host: str | None) -> bool:
     """`is_loopback_client` for an ASGI scope's client host (None: a Unix socket, local)."""
     if host is None:

@@ -46,6 +46,15 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
+        return render(content)
+
+
+def render(content: Any) -> bytes:
+    """orjson; keys that are not strings (a wasm policy's output may hold some) are written
+    as strings, on a second try, since allowing them up front makes every dump slower."""
+    try:
+        return orjson.dumps(content)
+    except TypeError:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 

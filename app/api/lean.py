@@ -21,21 +21,25 @@ HTTP-level hooks for these two paths (request metrics, after-response work) go i
 
 from __future__ import annotations
 
+from time import perf_counter
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl
 
-import orjson
 from fastapi import FastAPI, HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from app.api.auth import authorize, bearer_token, is_loopback_host
-from app.api.body import parse_facts
+from app.api.body import parse_facts, render
 from app.api.errors import problem_for
 from app.api.limits import send_too_large
 from app.api.routes.evaluate import evaluate_facts, evaluate_items, parse_batch
 from app.api.schemas import BatchQuery, EvaluateQuery
+from app.api.telemetry import REQUEST_ID_HEADER, request_id_of
+from app.domain.facts import nesting_bound
+from app.services import tracing
+from app.services.request_context import begin_request, end_request
 from app.settings import Settings
 
 EVALUATE: Final = "/evaluate"
@@ -56,7 +60,10 @@ class ClientGoneError(Exception):
 
 
 class LeanEvaluate:
-    """The ASGI handler for `LEAN_PATHS` (POST only; anything else goes through FastAPI)."""
+    """The ASGI handler for `LEAN_PATHS` (POST only; anything else goes through FastAPI).
+
+    It is its own telemetry: the request id (echoed), the log context, the server span when
+    tracing is on and the HTTP metrics, as `RequestTelemetry` does for routed requests."""
 
     def __init__(self, app: FastAPI) -> None:
         self.state = app.state
@@ -67,65 +74,88 @@ class LeanEvaluate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        settings: Settings = self.state.settings
+        request_id = request_id_of(scope["headers"])
+        echoed = (REQUEST_ID_HEADER, request_id.encode("latin-1"))
+        context = begin_request(request_id)
+        span = tracing.start_server_span("POST", path, scope["headers"])
+        started = perf_counter()
+        status = 500  # until an answer starts (a client that left gets none)
         try:
-            body = await self._answer(scope, receive, settings, batch=path == BATCH)
-        except BodyTooLargeError:
-            await send_too_large(send, max_bytes=settings.max_body_bytes, path=path)
-            return
-        except ClientGoneError:
-            return
-        except Exception as exc:
-            await problem_for(exc, path)(scope, receive, send)
-            return
-        headers = [(b"content-length", b"%d" % len(body)), _JSON_HEADER]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            try:
+                body = await self._answer(scope, receive, batch=path == BATCH)
+            except ClientGoneError:
+                return
+            except Exception as exc:
+                status = await self._refuse(exc, scope, receive, send, echoed)
+                return
+            headers = [(b"content-length", b"%d" % len(body)), _JSON_HEADER, echoed]
+            status = 200
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            self.state.metrics.observe_request("POST", path, status, perf_counter() - started)
+            tracing.end_server_span(span, status=status)
+            end_request(context)
 
-    async def _answer(
-        self, scope: Scope, receive: Receive, settings: Settings, *, batch: bool
-    ) -> bytes:
+    async def _refuse(
+        self,
+        exc: Exception,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        echoed: tuple[bytes, bytes],
+    ) -> int:
+        """Answer an error as the routed stack does; return its status."""
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), echoed]
+            await send(message)
+
+        path: str = scope["path"]
+        if isinstance(exc, BodyTooLargeError):
+            max_bytes = self.state.settings.max_body_bytes
+            await send_too_large(send_with_id, max_bytes=max_bytes, path=path)
+        else:
+            await problem_for(exc, path)(scope, receive, send_with_id)
+        return status
+
+    async def _answer(self, scope: Scope, receive: Receive, *, batch: bool) -> bytes:
+        state = self.state
+        settings: Settings = state.settings
         authorization, declared = _headers(scope)
         if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
             raise BodyTooLargeError
-        manager = self.state.manager
+        manager = state.manager
         if manager is None:
             raise HTTPException(503, "the service is starting")
         client = scope.get("client")
         loopback = is_loopback_host(client[0] if client else None)
         role = authorize(settings, bearer_token(authorization), "evaluator", loopback=loopback)
-        decision_log = self.state.decision_log
         query_string: bytes = scope.get("query_string", b"")
-        metrics: Any = self.state.metrics
-        shadow = getattr(self.state, "shadow", None)
+        options: dict[str, Any] = {
+            "metrics": state.metrics,
+            "settings": settings,
+            "shadow": state.shadow,
+            "decision_log": state.decision_log,
+            "role": role,
+        }
         if batch:
             batch_query = _query(query_string, BatchQuery, _NO_BATCH_QUERY)
             raw = await _read_body(receive, settings.max_body_bytes)
             items = parse_batch(raw, max_items=settings.max_batch_items)
-            result = await evaluate_items(
-                manager,
-                items,
-                batch_query,
-                metrics=metrics,
-                settings=settings,
-                shadow=shadow,
-                decision_log=decision_log,
-                role=role,
-            )
+            result = await evaluate_items(manager, items, batch_query, **options)
         else:
             query = _query(query_string, EvaluateQuery, _NO_EVALUATE_QUERY)
-            facts = parse_facts(await _read_body(receive, settings.max_body_bytes))
+            raw = await _read_body(receive, settings.max_body_bytes)
+            facts = parse_facts(raw)
             result = await evaluate_facts(
-                manager,
-                facts,
-                query,
-                metrics=metrics,
-                settings=settings,
-                shadow=shadow,
-                decision_log=decision_log,
-                role=role,
+                manager, facts, query, nesting_at_most=nesting_bound(raw), **options
             )
-        return orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS)
+        return render(result)
 
 
 def _headers(scope: Scope) -> tuple[str | None, bytes | None]:

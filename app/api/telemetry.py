@@ -5,14 +5,13 @@ tracing is configured.)"""
 
 from __future__ import annotations
 
-import os
 import time
+from random import getrandbits
 from typing import Any, Final
 
 import re2
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.services import tracing
 from app.services.request_context import begin_request, end_request
 
 REQUEST_ID_HEADER: Final = b"x-request-id"
@@ -27,14 +26,13 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
             if _VALID_REQUEST_ID.fullmatch(text):
                 return text
             break
-    return os.urandom(16).hex()
+    return f"{getrandbits(128):032x}"  # names a request, guards nothing: no system call
 
 
 class RequestTelemetry:
-    def __init__(self, app: ASGIApp, *, metrics: Any, route_is_path: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Any) -> None:
         self.app = app
         self.metrics = metrics
-        self.route_is_path = route_is_path  # an app serving fixed paths (the lean /evaluate)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,22 +50,12 @@ class RequestTelemetry:
             await send(message)
 
         method = scope["method"]
-        tokens = begin_request(request_id)
-        span = (
-            tracing.start_server_span(method, scope["path"], scope["headers"])
-            if self.route_is_path
-            else None  # FastAPI's own server span covers the routed requests
-        )
+        tokens = begin_request(request_id)  # FastAPI's own server span covers routed requests
         started = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = (
-                scope["path"]
-                if self.route_is_path
-                else getattr(scope.get("route"), "path", None) or UNMATCHED
-            )
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED
             self.metrics.observe_request(method, route, status, elapsed)
-            tracing.end_server_span(span, status=status)
             end_request(tokens)

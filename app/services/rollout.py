@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Final
 
 import mmh3
 
@@ -36,7 +36,10 @@ class Route:
 
     @classmethod
     def stable(cls) -> Route:
-        return cls("active")
+        return STABLE
+
+
+STABLE: Final = Route("active")  # frozen: one instance serves every request without a lane
 
 
 def bucket_of(deployment_id: int, key: str) -> int:

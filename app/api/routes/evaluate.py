@@ -47,9 +47,12 @@ BATCH_BODY_SCHEMA: dict[str, Any] = {
 async def pick(manager: PKGManager, query: BatchQuery) -> tuple[PKGEvaluator, Route]:
     if query.version:
         return await manager.load_evaluator(query.version), Route("pinned", version=query.version)
-    evaluator, route = await manager.route(
-        target=query.target, region=query.region, subject=query.subject
-    )
+    if query.target is None:  # no lane routes by anything else: the active snapshot
+        evaluator, route = manager.get_active_evaluator(), Route.stable()
+    else:
+        evaluator, route = await manager.route(
+            target=query.target, region=query.region, subject=query.subject
+        )
     if evaluator is None:
         raise HTTPException(503, "no active policy snapshot yet")
     return evaluator, route
@@ -73,12 +76,15 @@ def decide(
     decision_log: DecisionLog,
     role: str,
     entrypoint: str | None = None,
+    nesting_at_most: int | None = None,
 ) -> dict[str, Any]:
     """One decision. Every decision of both paths passes here: the place for per-decision
     hooks (decision log, shadow lanes)."""
     decided_id = bind_decision_id(decision_id())  # on every log event from here on
     started = perf_counter()
-    result = evaluator.evaluate(facts, max_facts_depth=max_depth, entrypoint=entrypoint)
+    result = evaluator.evaluate(
+        facts, max_facts_depth=max_depth, entrypoint=entrypoint, nesting_at_most=nesting_at_most
+    )
     elapsed = perf_counter() - started
     metrics.observe_evaluation(evaluator.engine_type, elapsed)
     result["decision_id"] = decided_id
@@ -102,7 +108,9 @@ async def evaluate_facts(
     shadow: ShadowRunner | None = None,
     decision_log: DecisionLog,
     role: str,
+    nesting_at_most: int | None = None,
 ) -> dict[str, Any]:
+    """`nesting_at_most`: a bound on the facts' nesting known from the raw body, if any."""
     evaluator, route = await pick(manager, query)
     decision = decide(
         evaluator,
@@ -114,6 +122,7 @@ async def evaluate_facts(
         decision_log=decision_log,
         role=role,
         entrypoint=query.entrypoint,
+        nesting_at_most=nesting_at_most,
     )
     if shadow is not None:
         shadow.offer(route, facts, decision)  # never waits: a shadow lane decides afterwards
