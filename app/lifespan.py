@@ -239,6 +239,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.decision_log = decision_log
     app.state.wasm_runtime = opa_wasm.WASM_RUNTIME_AVAILABLE
     _global_manager = manager
+    folding = asyncio.create_task(app.state.metrics.fold_periodically(), name="pkg-metrics-fold")
     if getattr(app.state, "freeze_gc_after_start", False):  # app/serving.py says why
         gc.collect()
         gc.freeze()
@@ -261,6 +262,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.shadow = app.state.guarded_promotions = None
         if _global_manager is manager:
             _global_manager = None
+        folding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await folding
         await watch.stop()
         await shadow.stop()
         await shadow_store.close()

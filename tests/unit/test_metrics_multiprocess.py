@@ -21,6 +21,7 @@ for _ in range({decisions}):
                        seconds=0.0001)
 m.hotswap("startup")
 m.set_decision_log_queue({queued})
+m.fold()  # what a running worker does every second
 {close}
 """
 SCRAPE = """

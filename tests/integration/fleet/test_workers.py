@@ -71,8 +71,13 @@ def test_every_worker_hot_swaps_and_metrics_sum_across_workers(
     answers = [evaluate_fresh(workers) for _ in range(30)]
     assert {a.status_code for a in answers} == {200}
     assert {a.json()["snapshot"] for a in answers} == {"hotel-ops@1.0.0"}
+    # each worker counts its own and folds its tallies in every second; /metrics shows the sum
+    wait_until(
+        lambda: sample(workers, "pkg_decisions_total", **decided) - decisions_before >= 30,
+        within=10,
+    )
     after = sample(workers, "pkg_evaluation_duration_seconds_count", engine="native")
-    assert after - before == 30  # each worker counts its own; /metrics shows the sum
+    assert after - before == 30
     assert sample(workers, "pkg_decisions_total", **decided) - decisions_before == 30
     route = {"method": "POST", "route": "/evaluate", "status": "200"}
     assert sample(workers, "pkg_http_requests_total", **route) >= 30
