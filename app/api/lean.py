@@ -37,7 +37,7 @@ from app.api.limits import send_too_large
 from app.api.routes.evaluate import evaluate_facts, evaluate_items, parse_batch
 from app.api.schemas import BatchQuery, EvaluateQuery
 from app.api.telemetry import REQUEST_ID_HEADER, request_id_of
-from app.domain.facts import nesting_bound
+from app.domain.nesting import nesting_bound
 from app.services import tracing
 from app.services.request_context import begin_request, end_request
 from app.settings import Settings

@@ -27,6 +27,7 @@ from app.domain.document_model import (
     decode_artifact,
 )
 from app.domain.errors import DocumentError, FieldError
+from app.domain.nesting import nests_deeper
 from app.domain.snapshot import (
     CHECKSUM_SCHEME,
     Condition,
@@ -117,7 +118,7 @@ def parse_policy_document(raw: Any) -> PolicyDocument:
     """Validate the whole document; raise `DocumentError` listing every problem found."""
     if not isinstance(raw, Mapping):
         raise DocumentError([FieldError("document", "a policy document must be an object")])
-    if _nests_deeper(raw, MAX_DOCUMENT_DEPTH):
+    if nests_deeper(raw, MAX_DOCUMENT_DEPTH):
         msg = f"the document nests deeper than the maximum depth of {MAX_DOCUMENT_DEPTH}"
         raise DocumentError([FieldError("document", msg)])
     model, errors = check_document(raw)
@@ -131,18 +132,6 @@ def parse_policy_document(raw: Any) -> PolicyDocument:
             [FieldError("document", f"not canonical JSON (RFC 8785): {exc}")]
         ) from exc
     return document
-
-
-def _nests_deeper(value: Any, max_depth: int) -> bool:
-    """Containers nested deeper than `max_depth`, measured with a stack (no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > max_depth:
-            return True
-        children = item.values() if isinstance(item, Mapping) else item
-        stack.extend((c, depth + 1) for c in children if isinstance(c, Mapping | list))
-    return False
 
 
 def _build(model: PolicyDocumentModel) -> PolicyDocument:

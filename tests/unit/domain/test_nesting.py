@@ -1,0 +1,74 @@
+"""`nests_deeper` answers what measuring the depth level by level answers, at every limit,
+on either side of the recursion limit, and never recurses past the limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.domain.nesting import nesting_bound, nests_deeper
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=40,
+)
+
+
+def depth(value: Any) -> int:
+    """The reference: 1 for a container of scalars, 0 for a scalar."""
+    if isinstance(value, dict):
+        return 1 + max((depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((depth(v) for v in value), default=0)
+    return 0
+
+
+def nested(levels: int) -> Any:
+    """Exactly `levels` deep: objects and lists in turn."""
+    value: Any = {"leaf": 1}
+    for index in range(levels - 1):
+        value = {"nested": value} if index % 2 else [value]
+    return value
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(json_values, st.integers(min_value=1, max_value=8))
+def test_it_agrees_with_the_measured_depth(value: Any, limit: int) -> None:
+    assert nests_deeper(value, limit) is (depth(value) > limit)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(json_values)
+def test_the_bracket_count_bounds_the_depth(value: Any) -> None:
+    assert nesting_bound(orjson.dumps(value)) >= depth(value)
+
+
+def test_limits_beyond_the_recursion_limit_are_measured_with_a_stack() -> None:
+    deep = nested(400)
+    assert nests_deeper(deep, 300) is True
+    assert nests_deeper(deep, 399) is True
+    assert nests_deeper(deep, 400) is False
+
+
+def test_a_value_far_deeper_than_the_limit_costs_only_the_limit() -> None:
+    value: list[Any] = []
+    for _ in range(100_000):  # deeper than Python's recursion limit
+        value = [value]
+    assert nests_deeper(value, 32) is True
+
+
+def test_the_boundary_is_inclusive() -> None:
+    assert depth(nested(5)) == 5
+    assert nests_deeper(nested(5), 5) is False
+    assert nests_deeper(nested(6), 5) is True
+    assert nests_deeper({}, 1) is False
+    assert nests_deeper({"a": []}, 1) is True
+    assert nests_deeper("text", 1) is False
