@@ -67,6 +67,9 @@ class LeanEvaluate:
 
     def __init__(self, app: FastAPI) -> None:
         self.state = app.state
+        self.settings: Settings = app.state.settings  # both fixed for the app's lifetime
+        self.metrics: Any = app.state.metrics
+        self.max_body_bytes = self.settings.max_body_bytes
 
     @staticmethod
     def handles(scope: Scope) -> bool:
@@ -93,7 +96,7 @@ class LeanEvaluate:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body})
         finally:
-            self.state.metrics.observe_request("POST", path, status, perf_counter() - started)
+            self.metrics.observe_request("POST", path, status, perf_counter() - started)
             tracing.end_server_span(span, status=status)
             end_request(context)
 
@@ -117,17 +120,15 @@ class LeanEvaluate:
 
         path: str = scope["path"]
         if isinstance(exc, BodyTooLargeError):
-            max_bytes = self.state.settings.max_body_bytes
-            await send_too_large(send_with_id, max_bytes=max_bytes, path=path)
+            await send_too_large(send_with_id, max_bytes=self.max_body_bytes, path=path)
         else:
             await problem_for(exc, path)(scope, receive, send_with_id)
         return status
 
     async def _answer(self, scope: Scope, receive: Receive, *, batch: bool) -> bytes:
-        state = self.state
-        settings: Settings = state.settings
+        state, settings, max_bytes = self.state, self.settings, self.max_body_bytes
         authorization, declared = _headers(scope)
-        if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             raise BodyTooLargeError
         manager = state.manager
         if manager is None:
@@ -136,24 +137,33 @@ class LeanEvaluate:
         loopback = is_loopback_host(client[0] if client else None)
         role = authorize(settings, bearer_token(authorization), "evaluator", loopback=loopback)
         query_string: bytes = scope.get("query_string", b"")
-        options: dict[str, Any] = {
-            "metrics": state.metrics,
-            "settings": settings,
-            "shadow": state.shadow,
-            "decision_log": state.decision_log,
-            "role": role,
-        }
         if batch:
             batch_query = _query(query_string, BatchQuery, _NO_BATCH_QUERY)
-            raw = await _read_body(receive, settings.max_body_bytes)
+            raw = await _read_body(receive, max_bytes)
             items = parse_batch(raw, max_items=settings.max_batch_items)
-            result = await evaluate_items(manager, items, batch_query, **options)
+            result = await evaluate_items(
+                manager,
+                items,
+                batch_query,
+                metrics=self.metrics,
+                settings=settings,
+                shadow=state.shadow,
+                decision_log=state.decision_log,
+                role=role,
+            )
         else:
             query = _query(query_string, EvaluateQuery, _NO_EVALUATE_QUERY)
-            raw = await _read_body(receive, settings.max_body_bytes)
-            facts = parse_facts(raw)
+            raw = await _read_body(receive, max_bytes)
             result = await evaluate_facts(
-                manager, facts, query, nesting_at_most=nesting_bound(raw), **options
+                manager,
+                parse_facts(raw),
+                query,
+                metrics=self.metrics,
+                settings=settings,
+                shadow=state.shadow,
+                decision_log=state.decision_log,
+                role=role,
+                nesting_at_most=nesting_bound(raw),
             )
         return render(result)
 

@@ -26,7 +26,7 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
             if _VALID_REQUEST_ID.fullmatch(text):
                 return text
             break
-    return f"{getrandbits(128):032x}"  # names a request, guards nothing: no system call
+    return getrandbits(128).to_bytes(16, "big").hex()  # names a request, guards nothing
 
 
 class RequestTelemetry:

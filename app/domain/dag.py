@@ -160,12 +160,18 @@ def compile_output(rule: Rule, subtask_types: SubtaskTypes) -> RuleOutput:
     )
 
 
-def assemble(outputs: Iterable[RuleOutput], *, dedupe_across: bool = True) -> dict[str, Any]:
+def assemble(
+    outputs: Iterable[RuleOutput], *, dedupe_across: bool = True, fresh: bool = True
+) -> dict[str, Any]:
     """`{"subtasks", "dag", "rules"}` for rules that fired, in firing order; all fresh dicts.
 
     `dedupe_across=False` is for snapshots whose rule names are unique: an edge carries its
     rule's name and each rule's own edges are already deduplicated, so no two rules repeat one.
+    `fresh=False`: the three lists are new, the dicts in them are the snapshot's own, to be
+    read and never changed (a decision on its way to JSON needs no copies).
     """
+    if not fresh:
+        return _assemble_shared(outputs, dedupe_across=dedupe_across)
     subtasks: list[dict[str, Any]] = []
     dag: list[dict[str, Any]] = []
     rules: list[dict[str, Any]] = []
@@ -180,6 +186,20 @@ def assemble(outputs: Iterable[RuleOutput], *, dedupe_across: bool = True) -> di
         if output.edges:
             dag.extend([edge.copy() for edge in output.edges])
         rules.append(output.provenance.copy())
+    if dedupe_across and dag:
+        dag = dedupe_edges(dag)
+    return {"subtasks": subtasks, "dag": dag, "rules": rules}
+
+
+def _assemble_shared(outputs: Iterable[RuleOutput], *, dedupe_across: bool) -> dict[str, Any]:
+    subtasks: list[dict[str, Any]] = []
+    dag: list[dict[str, Any]] = []
+    rules: list[dict[str, Any]] = []
+    for output in outputs:
+        subtasks += output.templates
+        if output.edges:
+            dag += output.edges
+        rules.append(output.provenance)
     if dedupe_across and dag:
         dag = dedupe_edges(dag)
     return {"subtasks": subtasks, "dag": dag, "rules": rules}

@@ -16,10 +16,15 @@ def outcome_of(result: Mapping[str, Any]) -> Outcome:
     subtask was emitted, or a wasm policy's raw `result` is not empty or false; else
     `no_match`."""
     rules = result.get("rules") or ()
-    if rules and isinstance(rules[0], Mapping) and rules[0].get("rule_id") in ERROR_RULE_IDS:
-        return "error"
+    if rules:
+        first = rules[0]
+        if (type(first) is dict or isinstance(first, Mapping)) and first.get(
+            "rule_id"
+        ) in ERROR_RULE_IDS:
+            return "error"
+        return "matched"
     raw = result.get("result")
-    matched = rules or result.get("subtasks") or raw not in (None, False, {}, [], "")
+    matched = result.get("subtasks") or raw not in (None, False, {}, [], "")
     return "matched" if matched else "no_match"
 
 

@@ -242,11 +242,19 @@ class NativeRuleEngine:
         return sorted([rank for rank in found if checks[rank](facts, tags, signals)])
 
     def evaluate(self, task_facts: Mapping[str, Any]) -> dict[str, Any]:
+        return self._decide(task_facts, fresh=True)
+
+    def evaluate_shared(self, task_facts: Mapping[str, Any]) -> dict[str, Any]:
+        """`evaluate`, with the subtask, edge and rule dicts shared with the snapshot: for a
+        decision that is only read (rendered, logged, compared), never changed."""
+        return self._decide(task_facts, fresh=False)
+
+    def _decide(self, task_facts: Mapping[str, Any], *, fresh: bool) -> dict[str, Any]:
         checks, outputs = self._checks, self._outputs
         tags, signals = facts_tags(task_facts), facts_signals(task_facts)
         found = sorted(self.candidates(task_facts, tags))
         fired = [outputs[rank] for rank in found if checks[rank](task_facts, tags, signals)]
-        return assemble(fired, dedupe_across=self._dedupe_across)
+        return assemble(fired, dedupe_across=self._dedupe_across, fresh=fresh)
 
     def explain(self, task_facts: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every rule in evaluation order (disabled ones too) with each condition's outcome."""

@@ -21,10 +21,16 @@ DEFAULT_MAX_FACTS_DEPTH: Final = DEFAULT_MAX_DEPTH
 
 
 _DEBUG_BY_WRAPPER: dict[Any, bool] = {}
+_DEBUG_RECHECK_S: Final = 1.0
+_debug_known: list[Any] = [0.0, False]  # [recheck after (monotonic), enabled]
 
 
 def _debug_enabled() -> bool:
-    """Would `log.debug` emit, under the current structlog configuration? (memoised)"""
+    """Would `log.debug` emit, under the current structlog configuration? Read again at most
+    once a second: `structlog.get_config()` builds a dict, too dear for every decision."""
+    now = time.monotonic()
+    if now < _debug_known[0]:
+        return bool(_debug_known[1])
     wrapper = structlog.get_config()["wrapper_class"]
     enabled = _DEBUG_BY_WRAPPER.get(wrapper)
     if enabled is None:
@@ -34,6 +40,7 @@ def _debug_enabled() -> bool:
         except Exception:  # a wrapper class whose level needs an instance: assume it logs
             enabled = True
         _DEBUG_BY_WRAPPER[wrapper] = enabled
+    _debug_known[:] = [now + _DEBUG_RECHECK_S, enabled]
     return enabled
 
 
@@ -53,6 +60,8 @@ class PKGEvaluator:
         self.checksum = snapshot.checksum
         snapshot.verify_checksum()  # the one verification: engines trust a verified snapshot
         self.engine: PolicyEngine = build_engine(snapshot)
+        # engines that can answer without copying what the snapshot holds say so
+        self._evaluate_shared = getattr(self.engine, "evaluate_shared", self.engine.evaluate)
         self.loaded_at: float = time.time()
 
     @property
@@ -66,16 +75,19 @@ class PKGEvaluator:
         max_facts_depth: int = DEFAULT_MAX_FACTS_DEPTH,
         entrypoint: str | None = None,
         nesting_at_most: int | None = None,
+        shared: bool = False,
     ) -> dict[str, Any]:
         """`entrypoint` picks another of a wasm policy's entrypoints than its default;
         `nesting_at_most` is a bound on the facts' nesting the caller already knows (the HTTP
-        layer's `nesting_bound` of the raw JSON), which spares measuring it again."""
+        layer's `nesting_bound` of the raw JSON), which spares measuring it again; `shared`:
+        the dicts inside the result may be the snapshot's own (the caller only reads them),
+        which spares copying them where the engine can (native)."""
         validate_facts(task_facts, max_depth=max_facts_depth, nesting_at_most=nesting_at_most)
         debug = _debug_enabled()  # a structlog call costs microseconds even when filtered out
         started = time.perf_counter() if debug else 0.0
         try:
             if entrypoint is None:
-                result = self.engine.evaluate(task_facts)
+                result = (self._evaluate_shared if shared else self.engine.evaluate)(task_facts)
             else:
                 result = self._evaluate_entrypoint(task_facts, entrypoint)
         except FactsError:

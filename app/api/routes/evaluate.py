@@ -62,7 +62,7 @@ def decision_id() -> str:
     """A random UUID (version 4) as 32 hex digits, without `uuid4()`'s system call: decision
     ids name decisions, they guard nothing."""
     bits = (getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET
-    return f"{bits:032x}"
+    return bits.to_bytes(16, "big").hex()  # `f"{bits:032x}"`, in half the time
 
 
 def decide(
@@ -79,11 +79,18 @@ def decide(
     nesting_at_most: int | None = None,
 ) -> dict[str, Any]:
     """One decision. Every decision of both paths passes here: the place for per-decision
-    hooks (decision log, shadow lanes)."""
+    hooks (decision log, shadow lanes).
+
+    What it returns is read, never changed, by everything downstream (the response, the
+    decision log, shadow lanes): its subtask, edge and rule dicts are the snapshot's own."""
     decided_id = bind_decision_id(decision_id())  # on every log event from here on
     started = perf_counter()
     result = evaluator.evaluate(
-        facts, max_facts_depth=max_depth, entrypoint=entrypoint, nesting_at_most=nesting_at_most
+        facts,
+        max_facts_depth=max_depth,
+        entrypoint=entrypoint,
+        nesting_at_most=nesting_at_most,
+        shared=True,
     )
     elapsed = perf_counter() - started
     metrics.observe_evaluation(evaluator.engine_type, elapsed)
