@@ -51,7 +51,7 @@ pytest: install-dev
 	$(BIN)/pytest
 
 bench: install-dev
-	$(BIN)/python $(SHARED)/bench/run_peers.py --engine bench.engine:factory --json bench/out/peers.json
+	$(BIN)/python $(SHARED)/bench/run_peers.py --engine bench.engine:factory --engine bench.engine:fresh --json bench/out/peers.json
 
 bench-wasm: install-dev
 	$(BIN)/python -m bench.wasm
