@@ -128,7 +128,7 @@ def build_shadow(
         queue_size=settings.shadow_queue_size,
         examples=settings.shadow_examples,
         flush_interval_s=settings.shadow_flush_interval_s,
-        mask=tuple(settings.shadow_mask),
+        redaction=Redaction.masking_facts(settings.shadow_mask),
         max_facts_depth=settings.max_facts_depth,
         db_timeout_s=settings.db_timeout_s,
     )

@@ -1,5 +1,6 @@
-"""Masking and dropping parts of a decision's input before it is logged (OPA's decision-log
+"""Masking and dropping parts of a decision's input before it is kept (OPA's decision-log
 masks, in dotted form): `input.context.guest_name`, `input.items.*.card`, `input.tags.0`.
+Decision logs and shadow-lane examples both redact through `Redaction`.
 
 A path starts at `input` (the facts of the decision). A segment names an object key, a list
 index, or `*` for every element or key at that level. Redaction copies only along the paths it
@@ -28,6 +29,13 @@ class Redaction:
     @classmethod
     def from_paths(cls, *, mask: Sequence[str] = (), drop: Sequence[str] = ()) -> Redaction:
         return cls(tuple(parse_path(p) for p in mask), tuple(parse_path(p) for p in drop))
+
+    @classmethod
+    def masking_facts(cls, paths: Sequence[str]) -> Redaction:
+        """A mask of facts paths that may leave out the `input.` root (`context.guest`, as
+        `PKG_SHADOW_MASK` has them; `input.context.guest` means the same)."""
+        rooted = [p if p.strip().startswith(f"{ROOT}.") else f"{ROOT}.{p.strip()}" for p in paths]
+        return cls.from_paths(mask=rooted)
 
     def __bool__(self) -> bool:
         return bool(self.mask or self.drop)

@@ -23,7 +23,7 @@ import structlog
 
 from app.domain.compare import DecisionDiff, compare_decisions, is_error
 from app.domain.errors import StoreUnavailableError
-from app.domain.masking import mask_facts
+from app.domain.redaction import Redaction
 from app.services.evaluator import PKGEvaluator
 from app.services.ports import ShadowStore
 from app.services.rollout import Route
@@ -58,11 +58,11 @@ class Example:
     shadow: Mapping[str, Any]
     diff: DecisionDiff | None
 
-    def render(self, mask: Sequence[str]) -> dict[str, Any]:
+    def render(self, redaction: Redaction) -> dict[str, Any]:
         return {
             "at": datetime.fromtimestamp(self.at, UTC).isoformat(),
             "kind": self.kind,
-            "input": mask_facts(self.facts, mask),
+            "input": redaction.apply(self.facts),
             "served": _outcome(self.served),
             "shadow": _outcome(self.shadow),
             "diff": self.diff.as_dict() if self.diff is not None else None,
@@ -87,7 +87,7 @@ class LaneStats:
     def __post_init__(self) -> None:
         self.examples = deque(maxlen=self.examples_limit)
 
-    def row(self, replica: str, *, mask: Sequence[str]) -> dict[str, Any]:
+    def row(self, replica: str, *, redaction: Redaction) -> dict[str, Any]:
         return {
             "deployment_id": self.deployment_id,
             "version": self.version,
@@ -97,7 +97,7 @@ class LaneStats:
             "different": self.different,
             "errors": self.errors,
             "dropped": self.dropped,
-            "examples": [example.render(mask) for example in self.examples],
+            "examples": [example.render(redaction) for example in self.examples],
         }
 
 
@@ -107,7 +107,7 @@ class ShadowConfig:
     queue_size: int = 1000
     examples: int = 10
     flush_interval_s: float = 5.0
-    mask: Sequence[str] = ("context",)
+    redaction: Redaction = field(default_factory=lambda: Redaction.masking_facts(["context"]))
     max_facts_depth: int = 32
     db_timeout_s: float = 5.0
 
@@ -176,7 +176,7 @@ class ShadowRunner:
         return [self._row(lane) for lane in self._lanes.values()]
 
     def _row(self, lane: LaneStats) -> dict[str, Any]:
-        return lane.row(self.config.replica, mask=self.config.mask)
+        return lane.row(self.config.replica, redaction=self.config.redaction)
 
     @property
     def backlog(self) -> int:

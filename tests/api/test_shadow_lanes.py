@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from app.domain.masking import MASK
+from app.domain.redaction import MASK
 from app.services.rollout import bucket_of
 from tests.api.conftest import EXAMPLES, example, push_and_promote
 from tests.api.test_wasm_policy import wasm_document

@@ -4,6 +4,7 @@ changes, and the caller's facts are never touched."""
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -55,3 +56,16 @@ def test_paths_that_do_not_exist_in_the_facts_change_nothing() -> None:
 def test_a_path_must_start_at_input_and_have_no_empty_segment(path: str) -> None:
     with pytest.raises(ValueError, match="path"):
         parse_path(path)
+
+
+def test_facts_paths_mask_without_the_input_root_as_shadow_examples_name_them() -> None:
+    facts: dict[str, Any] = {"tags": ["vip"], "context": {"guest": {"name": "Ada"}, "room": "12"}}
+    masked = Redaction.masking_facts(["context.guest.name", "signals", "context.*.missing"])
+    assert masked.apply(facts) == {
+        "tags": ["vip"],
+        "context": {"guest": {"name": MASK}, "room": "12"},
+    }
+    assert facts["context"]["guest"]["name"] == "Ada"  # the original is untouched
+    every = Redaction.masking_facts(["context.*"]).apply(facts)
+    assert every["context"] == {"guest": MASK, "room": MASK}
+    assert Redaction.masking_facts(["input.context"]) == Redaction.masking_facts(["context"])
