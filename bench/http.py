@@ -330,7 +330,7 @@ def report(phases: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, 
 def main(argv: list[str] | None = None, *, before: Callable[[], None] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
