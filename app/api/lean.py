@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from app.api.auth import authorize, bearer_token, is_loopback_host
 from app.api.body import parse_facts, render
@@ -36,7 +36,7 @@ from app.api.errors import problem_for
 from app.api.limits import send_too_large
 from app.api.routes.evaluate import evaluate_facts, evaluate_items, parse_batch
 from app.api.schemas import BatchQuery, EvaluateQuery
-from app.api.telemetry import REQUEST_ID_HEADER, request_id_of
+from app.api.telemetry import REQUEST_ID_HEADER, EchoingSend, request_id_of
 from app.domain.nesting import nesting_bound
 from app.services import tracing
 from app.services.request_context import begin_request, end_request
@@ -109,21 +109,13 @@ class LeanEvaluate:
         echoed: tuple[bytes, bytes],
     ) -> int:
         """Answer an error as the routed stack does; return its status."""
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), echoed]
-            await send(message)
-
+        send_with_id = EchoingSend(send, echoed)
         path: str = scope["path"]
         if isinstance(exc, BodyTooLargeError):
             await send_too_large(send_with_id, max_bytes=self.max_body_bytes, path=path)
         else:
             await problem_for(exc, path)(scope, receive, send_with_id)
-        return status
+        return send_with_id.status
 
     async def _answer(self, scope: Scope, receive: Receive, *, batch: bool) -> bytes:
         state, settings, max_bytes = self.state, self.settings, self.max_body_bytes

@@ -29,6 +29,24 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
     return getrandbits(128).to_bytes(16, "big").hex()  # names a request, guards nothing
 
 
+class EchoingSend:
+    """`send`, appending the request id header to the response start and noting its status
+    (500 until one starts)."""
+
+    __slots__ = ("echoed", "send", "status")
+
+    def __init__(self, send: Send, echoed: tuple[bytes, bytes]) -> None:
+        self.send = send
+        self.echoed = echoed
+        self.status = 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            message["headers"] = [*message.get("headers", ()), self.echoed]
+        await self.send(message)
+
+
 class RequestTelemetry:
     def __init__(self, app: ASGIApp, *, metrics: Any) -> None:
         self.app = app
@@ -39,16 +57,7 @@ class RequestTelemetry:
             await self.app(scope, receive, send)
             return
         request_id = request_id_of(scope["headers"])
-        echoed = (REQUEST_ID_HEADER, request_id.encode("latin-1"))
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), echoed]
-            await send(message)
-
+        send_with_id = EchoingSend(send, (REQUEST_ID_HEADER, request_id.encode("latin-1")))
         method = scope["method"]
         tokens = begin_request(request_id)  # FastAPI's own server span covers routed requests
         started = time.perf_counter()
@@ -57,5 +66,5 @@ class RequestTelemetry:
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
-            self.metrics.observe_request(method, route, status, elapsed)
+            self.metrics.observe_request(method, route, send_with_id.status, elapsed)
             end_request(tokens)
