@@ -1,5 +1,7 @@
 """What the per-request telemetry middleware (request id, log context, HTTP metrics by route
-template) and one `DecisionLog.offer` cost, in microseconds, measured in-process.
+template) and one `DecisionLog.offer` cost, in microseconds, measured in-process; and one HTTP
+metrics update as PKG makes it (a tally, folded later) against the same update made directly on
+prometheus-client's counter and histogram.
 
     .venv/bin/python -m bench.telemetry [--requests 200000]
 """
@@ -10,6 +12,7 @@ import argparse
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 from app.adapters.observability.metrics import PrometheusMetrics
@@ -69,7 +72,32 @@ async def measure(n: int) -> dict[str, float]:
     return {
         "middleware_us": statistics.median(with_mw) - statistics.median(bare),
         "offer_off_us": offer,
+        "tally_us": _update_us(lambda: metrics.observe_request("POST", "/evaluate", 200, 2e-4), n),
+        "direct_us": _update_us(_direct_update(), n),
     }
+
+
+def _direct_update() -> Callable[[], None]:
+    """`observe_request` without the tallies: straight to prometheus-client's children."""
+    direct = PrometheusMetrics()
+    requests = direct.http_requests.labels("POST", "/evaluate", "200")
+    duration = direct.http_duration.labels("POST", "/evaluate", "200")
+
+    def update() -> None:
+        requests.inc()
+        duration.observe(2e-4)
+
+    return update
+
+
+def _update_us(update: Callable[[], None], n: int) -> float:
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(n):
+            update()
+        runs.append((time.perf_counter() - started) / n * 1e6)
+    return statistics.median(runs)
 
 
 def main() -> None:
@@ -79,6 +107,10 @@ def main() -> None:
     result = asyncio.run(measure(args.requests))
     print(f"RequestTelemetry middleware: {result['middleware_us']:.2f} µs per request")
     print(f"DecisionLog.offer (log off: count + outcome): {result['offer_off_us']:.2f} µs")
+    print(
+        f"HTTP metrics update: {result['tally_us']:.2f} µs tallied, "
+        f"{result['direct_us']:.2f} µs on prometheus-client directly"
+    )
 
 
 if __name__ == "__main__":

@@ -69,7 +69,6 @@ class LeanEvaluate:
         self.state = app.state
         self.settings: Settings = app.state.settings  # both fixed for the app's lifetime
         self.metrics: Any = app.state.metrics
-        self.max_body_bytes = self.settings.max_body_bytes
 
     @staticmethod
     def handles(scope: Scope) -> bool:
@@ -112,13 +111,15 @@ class LeanEvaluate:
         send_with_id = EchoingSend(send, echoed)
         path: str = scope["path"]
         if isinstance(exc, BodyTooLargeError):
-            await send_too_large(send_with_id, max_bytes=self.max_body_bytes, path=path)
+            max_bytes = self.settings.max_body_bytes
+            await send_too_large(send_with_id, max_bytes=max_bytes, path=path)
         else:
             await problem_for(exc, path)(scope, receive, send_with_id)
         return send_with_id.status
 
     async def _answer(self, scope: Scope, receive: Receive, *, batch: bool) -> bytes:
-        state, settings, max_bytes = self.state, self.settings, self.max_body_bytes
+        state, settings = self.state, self.settings
+        max_bytes = settings.max_body_bytes
         authorization, declared = _headers(scope)
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             raise BodyTooLargeError
@@ -132,10 +133,9 @@ class LeanEvaluate:
         if batch:
             batch_query = _query(query_string, BatchQuery, _NO_BATCH_QUERY)
             raw = await _read_body(receive, max_bytes)
-            items = parse_batch(raw, max_items=settings.max_batch_items)
             result = await evaluate_items(
                 manager,
-                items,
+                parse_batch(raw, max_items=settings.max_batch_items),
                 batch_query,
                 metrics=self.metrics,
                 settings=settings,
