@@ -1,15 +1,17 @@
 """`/evaluate` over real HTTP, driven by `wrk`, against FastAPI's constant answer, in one run.
 
-    .venv/bin/python -m bench.http [--duration 5] [--rounds 3] [--connections 32] [--workers 1,2]
+    .venv/bin/python -m bench.http [--duration 5] [--rounds 5] [--connections 32] [--workers 1,2]
 
 For each worker count, it starts the servers of `SERVERS` (`pkgctl serve --workers N` on
-embedded SQLite, and the baseline `../shared/bench/hello_fastapi.py` on the same uvicorn
-settings), then runs the `SCENARIOS` in rounds, alternating their order, each one `wrk` run
+embedded SQLite, the baseline `../shared/bench/hello_fastapi.py` on the same uvicorn settings,
+and `bench/bare_asgi.py`, uvicorn with no framework: the ceiling of the machine at that
+moment), then runs the `SCENARIOS` in rounds, alternating their order, each one `wrk` run
 (a separate process, loopback, bounded by `--duration`) whose Lua script cycles through
 varied request bodies and prints requests, errors and latency percentiles in its `done()`
-hook. It reports medians of requests/s (and decisions/s), p50 and p99, the `RATIOS` (median of
-the per-round ratios) and 2 workers ÷ 1; last, a run with one promotion per second on the
-100-rule server, counting non-2xx answers and socket errors (both must be 0).
+hook. It reports medians of requests/s (and decisions/s) with their range over the rounds,
+p50 and p99, the `RATIOS` (median of the per-round ratios, and their range) and 2 workers ÷
+1; last, a run with one promotion per second on the 100-rule server, counting non-2xx
+answers and socket errors (both must be 0).
 
 Adding a round (e.g. with the decision log or a shadow lane on): append a `ServerSpec` with
 its PKG_* environment to `SERVERS`, a `Scenario` naming it to `SCENARIOS`, and, to compare it,
@@ -44,11 +46,14 @@ BATCH_SIZE = 100
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """One server per worker count: PKG seeded with `policy`, or (policy None) the baseline."""
+    """One server per worker count: PKG seeded with `policy`, or (policy None) the ASGI app
+    `app` ("module:attribute" under `app_dir`) on PKG's uvicorn settings."""
 
     name: str
     policy: str | None  # "demo" | "rules100" | None
     env: Mapping[str, str] = field(default_factory=dict)
+    app: str = "hello_fastapi:app"
+    app_dir: Path = SHARED
 
 
 @dataclass(frozen=True)
@@ -72,16 +77,19 @@ SERVERS: list[ServerSpec] = [
     ServerSpec("pkg-demo", "demo"),
     ServerSpec("pkg-100", "rules100"),
     ServerSpec("fastapi-constant", None),
+    ServerSpec("bare-asgi", None, app="bench.bare_asgi:app", app_dir=ROOT),
 ]
 EVAL_DEMO = "POST /evaluate, demo policy"
 EVAL_100 = "POST /evaluate, 100 rules"
 BATCH_100 = "POST /evaluate/batch, 100 items"
 CONSTANT = "FastAPI constant JSON"
+BARE = "bare ASGI constant (the ceiling)"
 SCENARIOS: list[Scenario] = [
     Scenario(EVAL_DEMO, "pkg-demo", "demo"),
     Scenario(EVAL_100, "pkg-100", "rules100"),
     Scenario(BATCH_100, "pkg-100", "batch100", "/evaluate/batch", BATCH_SIZE),
     Scenario(CONSTANT, "fastapi-constant", "demo"),
+    Scenario(BARE, "bare-asgi", "demo"),
 ]
 RATIOS: list[Ratio] = [
     Ratio("/evaluate demo ÷ FastAPI constant", EVAL_DEMO, CONSTANT),
@@ -147,7 +155,8 @@ def start_servers(tmp: Path, workers: int, docs: dict[str, Path]) -> dict[str, S
         home = tmp / f"{spec.name}-w{workers}"
         home.mkdir()
         if spec.policy is None:
-            server = ServerProcess({}, command=hello_command(workers), ready_path="/docs")
+            command = baseline_command(spec, workers)
+            server = ServerProcess({}, command=command, ready_path="/openapi.json")
         else:
             env = {
                 "PKG_DATABASE_URL": f"sqlite+aiosqlite:///{home}/pkg.db",
@@ -161,10 +170,10 @@ def start_servers(tmp: Path, workers: int, docs: dict[str, Path]) -> dict[str, S
     return servers
 
 
-def hello_command(workers: int) -> list[str]:
-    """The baseline on PKG's uvicorn settings (app/serving.py)."""
+def baseline_command(spec: ServerSpec, workers: int) -> list[str]:
+    """A baseline on PKG's uvicorn settings (app/serving.py)."""
     return [
-        *(sys.executable, "-m", "uvicorn", "hello_fastapi:app", "--app-dir", str(SHARED)),
+        *(sys.executable, "-m", "uvicorn", spec.app, "--app-dir", str(spec.app_dir)),
         *("--host", "127.0.0.1", "--port", "{port}", "--workers", str(workers)),
         *("--loop", "uvloop", "--http", "httptools", "--backlog", "4096"),
         *("--no-access-log", "--log-level", "warning"),
@@ -253,6 +262,8 @@ def summary(phase: dict[str, Any]) -> dict[str, dict[str, float]]:
         rps = statistics.median(r["rps"] for r in runs)
         out[scenario.name] = {
             "rps": rps,
+            "rps_min": min(r["rps"] for r in runs),
+            "rps_max": max(r["rps"] for r in runs),
             "decisions_per_s": rps * scenario.decisions_per_request,
             "p50_ms": statistics.median(r["p50_ms"] for r in runs),
             "p99_ms": statistics.median(r["p99_ms"] for r in runs),
@@ -262,16 +273,19 @@ def summary(phase: dict[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
-def ratio_of(phase: dict[str, Any], ratio: Ratio) -> float:
-    """The median of per-round ratios (each round runs both sides back to back)."""
+def per_round(phase: dict[str, Any], ratio: Ratio) -> list[float]:
+    """The ratio in each round (each round runs both sides back to back)."""
     per = {s.name: s.decisions_per_request for s in SCENARIOS}
     top, bottom = phase["runs"][ratio.numerator], phase["runs"][ratio.denominator]
-    return float(
-        statistics.median(
-            (a["rps"] * per[ratio.numerator]) / (b["rps"] * per[ratio.denominator])
-            for a, b in zip(top, bottom, strict=True)
-        )
-    )
+    return [
+        (a["rps"] * per[ratio.numerator]) / (b["rps"] * per[ratio.denominator])
+        for a, b in zip(top, bottom, strict=True)
+    ]
+
+
+def ratio_of(phase: dict[str, Any], ratio: Ratio) -> float:
+    """The median of the per-round ratios."""
+    return float(statistics.median(per_round(phase, ratio)))
 
 
 def verdict(value: float, target: float | None) -> str:
@@ -302,13 +316,18 @@ def report(phases: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, 
         print(f"\n{workers} worker{'s' if workers > 1 else ''}:")
         for name, row in table.items():
             errors = f"   errors: {row['non2xx']:.0f} non-2xx, {row['socket_errors']:.0f} socket"
+            spread = f"({row['rps_min']:,.0f}–{row['rps_max']:,.0f})"
             print(
-                f"  {name:<34} {row['rps']:>8,.0f} req/s {row['decisions_per_s']:>9,.0f} dec/s"
+                f"  {name:<34} {row['rps']:>8,.0f} req/s {spread:>15} "
+                f"{row['decisions_per_s']:>9,.0f} dec/s"
                 f"   p50 {row['p50_ms']:6.2f} ms   p99 {row['p99_ms']:6.2f} ms{errors}"
             )
         ratios = {r.label: ratio_of(phase, r) for r in RATIOS}
         for r in RATIOS:
-            print(f"  {r.label:<48} {ratios[r.label]:5.2f}×{verdict(ratios[r.label], r.target)}")
+            rounds = per_round(phase, r)
+            spread = f"(rounds {min(rounds):.2f}–{max(rounds):.2f})"
+            value = ratios[r.label]
+            print(f"  {r.label:<48} {value:5.2f}× {spread}{verdict(value, r.target)}")
         promo = phase["promotion"]
         print(
             f"  promotion once a second during {args.promotion_seconds}s of {EVAL_100}: "
@@ -323,7 +342,11 @@ def report(phases: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, 
             for name in summaries[1]:
                 value = summaries[workers][name]["rps"] / summaries[1][name]["rps"]
                 print(f"  {name:<34} {value:5.2f}×{verdict(value, WORKER_TARGETS.get(name))}")
-    print("\nThe machine is shared: numbers are noisy; ratios from the same run are what count.")
+    print(
+        "\nThe machine is shared: numbers are noisy; ratios from the same run are what count."
+        "\nThe bare ASGI row is uvicorn alone: no Python app on these settings beats its"
+        " requests/s or its p99 in the same rounds."
+    )
     return out
 
 
