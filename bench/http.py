@@ -84,11 +84,11 @@ EVAL_100 = "POST /evaluate, 100 rules"
 BATCH_100 = "POST /evaluate/batch, 100 items"
 CONSTANT = "FastAPI constant JSON"
 BARE = "bare ASGI constant (the ceiling)"
-SCENARIOS: list[Scenario] = [
-    Scenario(EVAL_DEMO, "pkg-demo", "demo"),
-    Scenario(EVAL_100, "pkg-100", "rules100"),
+SCENARIOS: list[Scenario] = [  # in an order that puts each ratio's two sides side by side
     Scenario(BATCH_100, "pkg-100", "batch100", "/evaluate/batch", BATCH_SIZE),
+    Scenario(EVAL_100, "pkg-100", "rules100"),
     Scenario(CONSTANT, "fastapi-constant", "demo"),
+    Scenario(EVAL_DEMO, "pkg-demo", "demo"),
     Scenario(BARE, "bare-asgi", "demo"),
 ]
 RATIOS: list[Ratio] = [

@@ -28,6 +28,22 @@ def nests_deeper(value: Any, max_depth: int) -> bool:
     return _deeper(value, max_depth)
 
 
+def members_nest_deeper(mapping: dict[Any, Any], max_depth: int, skip: frozenset[Any]) -> bool:
+    """`nests_deeper(mapping, max_depth)` counting only the members not named in `skip` (whose
+    depth the caller knows)."""
+    if max_depth < 1:
+        return True
+    levels = max_depth - 1
+    for key, child in mapping.items():
+        if (
+            key not in skip
+            and isinstance(child, _CONTAINERS)
+            and (levels == 0 or nests_deeper(child, levels))
+        ):
+            return True
+    return False
+
+
 def _deeper(container: Any, levels: int) -> bool:
     """`container` uses one of `levels`; a container below it needs another."""
     for child in container.values() if isinstance(container, dict) else container:

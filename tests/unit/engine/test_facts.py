@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.domain.errors import FactsError
 from app.domain.facts import validate_facts
@@ -71,3 +73,70 @@ def test_very_deep_input_is_refused_without_recursion() -> None:
         current = current[0]
     with pytest.raises(FactsError, match="depth"):
         validate_facts({"context": {}, "deep": deep})
+
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=3)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner),
+    max_leaves=12,
+)
+facts_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "tags": st.lists(st.text(max_size=3), max_size=4) | values,
+        "signals": st.dictionaries(st.text(max_size=2), st.integers() | st.floats()) | values,
+        "context": st.dictionaries(st.text(max_size=2), values) | values,
+        "other": values,
+    },
+)
+
+
+def checked_one_by_one(facts: dict[str, Any], max_depth: int) -> tuple[str, str] | None:
+    """The reference: the whole depth first, then each field in turn, member by member."""
+    if depth(facts) > max_depth:
+        return "body", f"facts nest deeper than the maximum depth of {max_depth}"
+    tags = facts.get("tags", [])
+    if not isinstance(tags, list):
+        return "tags", "list"
+    for index, tag in enumerate(tags):
+        if not isinstance(tag, str):
+            return f"tags[{index}]", "string"
+    signals = facts.get("signals", {})
+    if not isinstance(signals, dict):
+        return "signals", "object"
+    for name, value in signals.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"signals.{name}", "number"
+    if not isinstance(facts.get("context", {}), dict):
+        return "context", "object"
+    return None
+
+
+def depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((depth(v) for v in value), default=0)
+    return 0
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(facts_like, st.integers(min_value=1, max_value=5))
+def test_facts_are_refused_where_a_field_by_field_check_refuses_them(
+    facts: dict[str, Any], max_depth: int
+) -> None:
+    expected = checked_one_by_one(facts, max_depth)
+    if expected is None:
+        validate_facts(facts, max_depth=max_depth)
+        return
+    with pytest.raises(FactsError) as caught:
+        validate_facts(facts, max_depth=max_depth)
+    assert caught.value.loc == expected[0]
+    assert expected[1] in caught.value.msg
