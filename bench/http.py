@@ -6,12 +6,12 @@ For each worker count, it starts the servers of `SERVERS` (`pkgctl serve --worke
 embedded SQLite, the baseline `../shared/bench/hello_fastapi.py` on the same uvicorn settings,
 and `bench/bare_asgi.py`, uvicorn with no framework: the ceiling of the machine at that
 moment), then runs the `SCENARIOS` in rounds, alternating their order, each one `wrk` run
-(a separate process, loopback, bounded by `--duration`) whose Lua script cycles through
-varied request bodies and prints requests, errors and latency percentiles in its `done()`
-hook. It reports medians of requests/s (and decisions/s) with their range over the rounds,
-p50 and p99, the `RATIOS` (median of the per-round ratios, and their range) and 2 workers ÷
-1; last, a run with one promotion per second on the 100-rule server, counting non-2xx
-answers and socket errors (both must be 0).
+(a separate process, loopback, bounded by `--duration`, `--settle` seconds apart) whose Lua
+script cycles through varied request bodies and prints requests, errors and latency
+percentiles in its `done()` hook. It reports medians of requests/s (and decisions/s) with
+their range over the rounds, p50 and p99, the `RATIOS` (median of the per-round ratios, and
+their range) and 2 workers ÷ 1; last, a run with one promotion per second on the 100-rule
+server, counting non-2xx answers and socket errors (both must be 0).
 
 Adding a round (e.g. with the decision log or a shadow lane on): append a `ServerSpec` with
 its PKG_* environment to `SERVERS`, a `Scenario` naming it to `SCENARIOS`, and, to compare it,
@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,6 +216,7 @@ def run_phase(
             for scenario in order:
                 url = servers[scenario.server].url
                 runs[scenario.name].append(wrk(url, scripts[scenario.name], args, args.duration))
+                time.sleep(args.settle)  # what the last run left queued is done before the next
         promotion = promotion_round(servers["pkg-100"], scripts[EVAL_100], args)
     finally:
         for server in servers.values():
@@ -358,6 +360,9 @@ def main(argv: list[str] | None = None, *, before: Callable[[], None] | None = N
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
     parser.add_argument("--promotion-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--settle", type=float, default=1.0, help="seconds of quiet between two wrk runs"
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "http.json")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
