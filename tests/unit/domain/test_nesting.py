@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.nesting import nesting_bound, nests_deeper
+from tests.unit.json_depth import depth
 
 json_values = st.recursive(
     st.none()
@@ -20,15 +21,6 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner),
     max_leaves=40,
 )
-
-
-def depth(value: Any) -> int:
-    """The reference: 1 for a container of scalars, 0 for a scalar."""
-    if isinstance(value, dict):
-        return 1 + max((depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((depth(v) for v in value), default=0)
-    return 0
 
 
 def nested(levels: int) -> Any:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from app.domain.errors import FactsError
 from app.domain.facts import validate_facts
+from tests.unit.json_depth import depth
 
 
 @pytest.mark.parametrize(
@@ -117,14 +118,6 @@ def checked_one_by_one(facts: dict[str, Any], max_depth: int) -> tuple[str, str]
     if not isinstance(facts.get("context", {}), dict):
         return "context", "object"
     return None
-
-
-def depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((depth(v) for v in value), default=0)
-    return 0
 
 
 @settings(max_examples=400, deadline=None, derandomize=True)
