@@ -184,8 +184,7 @@ def assemble(
     `dedupe_across=False` is for snapshots whose rule names are unique: an edge carries its
     rule's name and each rule's own edges are already deduplicated, so no two rules repeat one.
     `fresh=False`: the three lists are new, the dicts in them are the snapshot's own, to be
-    read and never changed (a decision on its way to JSON needs no copies); the answer is a
-    `SharedDecision`, which also keeps the outputs that fired.
+    read and never changed (a decision on its way to JSON needs no copies).
     """
     if not fresh:
         return _assemble_shared(outputs, dedupe_across=dedupe_across)
@@ -218,8 +217,7 @@ def _assemble_shared(outputs: Iterable[RuleOutput], *, dedupe_across: bool) -> S
         if output.edges:
             dag += output.edges
         rules.append(output.provenance)
-    decision = SharedDecision()  # then the keys: a fifth cheaper than keyword arguments
-    decision["subtasks"], decision["dag"], decision["rules"] = subtasks, dag, rules
+    decision = SharedDecision(subtasks=subtasks, dag=dag, rules=rules)
     decision.fired = fired
     if dedupe_across and dag:
         deduped = dedupe_edges(dag)
