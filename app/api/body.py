@@ -9,7 +9,6 @@ from fastapi import Request
 from starlette.responses import Response
 
 from app.domain.bundle import BundleRequest, bundle_document
-from app.domain.dag import RuleOutput, SharedDecision
 from app.domain.errors import DocumentError, FactsError, FieldError
 from app.services.policy_text import load_policy_text
 
@@ -52,68 +51,11 @@ class JSONResponse(Response):
 
 def render(content: Any) -> bytes:
     """orjson; keys that are not strings (a wasm policy's output may hold some) are written
-    as strings, on a second try, since allowing them up front makes every dump slower.
-
-    A decision assembled from the snapshot's own dicts (`SharedDecision`, alone or as the
-    items of a batch) reuses the JSON of each rule output that fired, rendered the first time
-    that output fires: the same bytes, without walking the same dicts on every request."""
+    as strings, on a second try, since allowing them up front makes every dump slower."""
     try:
-        return orjson.dumps(_reusing(content))
+        return orjson.dumps(content)
     except TypeError:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
-
-
-def _reusing(content: Any) -> Any:
-    kind = type(content)
-    if kind is SharedDecision:
-        return _with_fragments(content)
-    if kind is dict and len(content) == 1:
-        items = content.get("items")
-        if type(items) is list and items and type(items[0]) is SharedDecision:
-            return {"items": [_with_fragments(item) for item in items]}
-    return content
-
-
-def _with_fragments(decision: Any) -> Any:
-    """`decision` with its subtasks, dag and rules as pre-rendered `orjson.Fragment`s, or as
-    it is if it is not (or no longer) the concatenation of its outputs."""
-    if type(decision) is not SharedDecision or decision.fired is None:
-        return decision
-    subtasks, dag, rules = decision.lists
-    if (
-        decision.get("subtasks") is not subtasks
-        or decision.get("dag") is not dag
-        or decision.get("rules") is not rules
-        or len(rules) != len(decision.fired)
-    ):
-        return decision
-    subtask_parts: list[bytes] = []
-    edge_parts: list[bytes] = []
-    rule_parts: list[bytes] = []
-    for output in decision.fired:
-        rendered = output.rendered[0]
-        if rendered is None:
-            rendered = output.rendered[0] = _output_json(output)
-        if rendered[0]:
-            subtask_parts.append(rendered[0])
-        if rendered[1]:
-            edge_parts.append(rendered[1])
-        rule_parts.append(rendered[2])
-    return {
-        **decision,
-        "subtasks": orjson.Fragment(b"[%b]" % b",".join(subtask_parts)),
-        "dag": orjson.Fragment(b"[%b]" % b",".join(edge_parts)),
-        "rules": orjson.Fragment(b"[%b]" % b",".join(rule_parts)),
-    }
-
-
-def _output_json(output: RuleOutput) -> tuple[bytes, bytes, bytes]:
-    """What one output adds to the three lists, as JSON (comma-separated members)."""
-    return (
-        b",".join([orjson.dumps(template) for template in output.templates]),
-        b",".join([orjson.dumps(edge) for edge in output.edges]),
-        orjson.dumps(output.provenance),
-    )
 
 
 async def read_facts(request: Request) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from app.domain.snapshot import DEFAULT_PRIORITY, Emission, Rule
@@ -54,22 +54,6 @@ class RuleOutput:
     provenance: dict[str, Any]
     flat: bool  # no params nest a dict or list: a shallow copy of `templates` is enough
     templates: tuple[dict[str, Any], ...]  # the subtask dicts (shared params: copy them)
-    # a serializer's memo of how this output renders (filled by whoever renders it, once;
-    # the output itself never changes): app/api/body.py keeps its JSON there
-    rendered: list[Any] = field(default_factory=lambda: [None], compare=False, repr=False)
-
-
-class SharedDecision(dict[str, Any]):
-    """A decision whose subtask, edge and rule dicts are the snapshot's own (`assemble` with
-    `fresh=False`): a plain dict to every reader, which also knows the `RuleOutput`s that
-    fired, in order, so a renderer can reuse what it rendered for them before. `fired` is None
-    when the edges were deduplicated across rules (the dag is then not their concatenation).
-    """
-
-    __slots__ = ("fired", "lists")
-
-    fired: list[RuleOutput] | None
-    lists: tuple[list[Any], ...]  # the subtasks, dag and rules lists as assembled
 
 
 def fresh_params(params: dict[str, Any], nested: tuple[str, ...]) -> dict[str, Any]:
@@ -207,22 +191,15 @@ def assemble(
     return {"subtasks": subtasks, "dag": dag, "rules": rules}
 
 
-def _assemble_shared(outputs: Iterable[RuleOutput], *, dedupe_across: bool) -> SharedDecision:
-    fired = outputs if type(outputs) is list else list(outputs)  # the engine's own list: kept
+def _assemble_shared(outputs: Iterable[RuleOutput], *, dedupe_across: bool) -> dict[str, Any]:
     subtasks: list[dict[str, Any]] = []
     dag: list[dict[str, Any]] = []
     rules: list[dict[str, Any]] = []
-    for output in fired:
+    for output in outputs:
         subtasks += output.templates
         if output.edges:
             dag += output.edges
         rules.append(output.provenance)
-    decision = SharedDecision(subtasks=subtasks, dag=dag, rules=rules)
-    decision.fired = fired
     if dedupe_across and dag:
-        deduped = dedupe_edges(dag)
-        if len(deduped) != len(dag):
-            decision.fired = None
-            decision["dag"] = dag = deduped
-    decision.lists = (subtasks, dag, rules)
-    return decision
+        dag = dedupe_edges(dag)
+    return {"subtasks": subtasks, "dag": dag, "rules": rules}
