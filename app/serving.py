@@ -1,5 +1,8 @@
 """Running the server: uvicorn on uvloop + httptools, one process or N worker processes.
 
+uvicorn's `http` setting is `CoalescingHttpToolsProtocol` (app/adapters/http_protocol.py):
+httptools, with each complete response sent in one socket write instead of two.
+
 One worker serves `create_app(settings)` in this process. With N > 1 uvicorn's supervisor
 starts N processes that each build the app from the environment (`app.main:create_app`), share
 the listening socket, and run their own manager:
@@ -23,13 +26,14 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Final
 
+from app.adapters.http_protocol import CoalescingHttpToolsProtocol
 from app.adapters.observability.logging import configure_logging
 from app.adapters.observability.metrics import MULTIPROC_ENV
 from app.settings import Settings
 
 UVICORN_OPTIONS: Final[dict[str, Any]] = {
     "loop": "uvloop",
-    "http": "httptools",
+    "http": CoalescingHttpToolsProtocol,  # httptools; one write per response
     # uvicorn's loggers get no handlers of their own: they propagate to the root logger, which
     # renders through structlog like every PKG event (one stream, app/adapters/observability)
     "log_config": None,

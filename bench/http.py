@@ -2,16 +2,17 @@
 
     .venv/bin/python -m bench.http [--duration 5] [--rounds 5] [--connections 32] [--workers 1,2]
 
-For each worker count, it starts the servers of `SERVERS` (`pkgctl serve --workers N` on
-embedded SQLite, the baseline `../shared/bench/hello_fastapi.py` on the same uvicorn settings,
-and `bench/bare_asgi.py`, uvicorn with no framework: the ceiling of the machine at that
-moment), then runs the `SCENARIOS` in rounds, alternating their order, each one `wrk` run
-(a separate process, loopback, bounded by `--duration`, `--settle` seconds apart) whose Lua
+For each worker count, it starts the servers of `SERVERS`: `pkgctl serve --workers N` on
+embedded SQLite; the baseline `../shared/bench/hello_fastapi.py` on the same uvicorn settings,
+protocol included (`bench/baseline_server.py`), and once more on stock uvicorn; and
+`bench/bare_asgi.py`, uvicorn with no framework, the ceiling of the machine at that moment.
+Then it runs the `SCENARIOS` in rounds, alternating their order, each one `wrk` run (a
+separate process, loopback, bounded by `--duration`, `--settle` seconds apart) whose Lua
 script cycles through varied request bodies and prints requests, errors and latency
 percentiles in its `done()` hook. It reports medians of requests/s (and decisions/s) with
 their range over the rounds, p50 and p99, the `RATIOS` (median of the per-round ratios, and
-their range) and 2 workers ÷ 1; last, a run with one promotion per second on the 100-rule
-server, counting non-2xx answers and socket errors (both must be 0).
+their range), the p99 target and 2 workers ÷ 1; last, a run with one promotion per second on
+the 100-rule server, counting non-2xx answers and socket errors (both must be 0).
 
 Adding a round (e.g. with the decision log or a shadow lane on): append a `ServerSpec` with
 its PKG_* environment to `SERVERS`, a `Scenario` naming it to `SCENARIOS`, and, to compare it,
@@ -55,6 +56,7 @@ class ServerSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     app: str = "hello_fastapi:app"
     app_dir: Path = SHARED
+    stock: bool = False  # uvicorn's own httptools protocol instead of PKG's (a baseline only)
 
 
 @dataclass(frozen=True)
@@ -78,26 +80,31 @@ SERVERS: list[ServerSpec] = [
     ServerSpec("pkg-demo", "demo"),
     ServerSpec("pkg-100", "rules100"),
     ServerSpec("fastapi-constant", None),
+    ServerSpec("fastapi-stock", None, stock=True),
     ServerSpec("bare-asgi", None, app="bench.bare_asgi:app", app_dir=ROOT),
 ]
 EVAL_DEMO = "POST /evaluate, demo policy"
 EVAL_100 = "POST /evaluate, 100 rules"
 BATCH_100 = "POST /evaluate/batch, 100 items"
 CONSTANT = "FastAPI constant JSON"
+STOCK = "FastAPI constant, stock uvicorn"
 BARE = "bare ASGI constant (the ceiling)"
 SCENARIOS: list[Scenario] = [  # in an order that puts each ratio's two sides side by side
     Scenario(BATCH_100, "pkg-100", "batch100", "/evaluate/batch", BATCH_SIZE),
     Scenario(EVAL_100, "pkg-100", "rules100"),
     Scenario(CONSTANT, "fastapi-constant", "demo"),
     Scenario(EVAL_DEMO, "pkg-demo", "demo"),
+    Scenario(STOCK, "fastapi-stock", "demo"),
     Scenario(BARE, "bare-asgi", "demo"),
 ]
 RATIOS: list[Ratio] = [
     Ratio("/evaluate demo ÷ FastAPI constant", EVAL_DEMO, CONSTANT),
     Ratio("/evaluate 100 rules ÷ FastAPI constant", EVAL_100, CONSTANT, 1.2),
+    Ratio("FastAPI constant ÷ the same on stock uvicorn", CONSTANT, STOCK),
     Ratio("batch decisions/s ÷ /evaluate decisions/s", BATCH_100, EVAL_100, 5.0),
 ]
 WORKER_TARGETS = {EVAL_100: 1.5}
+P99_TARGETS_MS = {(1, EVAL_100): 5.0}  # (workers, scenario): p99 under this many ms
 
 DONE_HOOK = """
 done = function(summary, latency, requests)
@@ -172,12 +179,11 @@ def start_servers(tmp: Path, workers: int, docs: dict[str, Path]) -> dict[str, S
 
 
 def baseline_command(spec: ServerSpec, workers: int) -> list[str]:
-    """A baseline on PKG's uvicorn settings (app/serving.py)."""
+    """A baseline on PKG's uvicorn settings (app/serving.py), or on stock uvicorn."""
     return [
-        *(sys.executable, "-m", "uvicorn", spec.app, "--app-dir", str(spec.app_dir)),
-        *("--host", "127.0.0.1", "--port", "{port}", "--workers", str(workers)),
-        *("--loop", "uvloop", "--http", "httptools", "--backlog", "4096"),
-        *("--no-access-log", "--log-level", "warning"),
+        *(sys.executable, "-m", "bench.baseline_server", spec.app, "--app-dir", str(spec.app_dir)),
+        *("--port", "{port}", "--workers", str(workers)),
+        *(("--stock",) if spec.stock else ()),
     ]
 
 
@@ -324,6 +330,11 @@ def report(phases: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, 
                 f"{row['decisions_per_s']:>9,.0f} dec/s"
                 f"   p50 {row['p50_ms']:6.2f} ms   p99 {row['p99_ms']:6.2f} ms{errors}"
             )
+        for (on, name), limit in P99_TARGETS_MS.items():
+            if on == workers:
+                p99 = table[name]["p99_ms"]
+                met = "met" if p99 < limit else "NOT met"
+                print(f"  {name} p99 {p99:.2f} ms   (target < {limit} ms: {met})")
         ratios = {r.label: ratio_of(phase, r) for r in RATIOS}
         for r in RATIOS:
             rounds = per_round(phase, r)
