@@ -130,6 +130,7 @@ class LeanEvaluate:
         loopback = is_loopback_host(client[0] if client else None)
         role = authorize(settings, bearer_token(authorization), "evaluator", loopback=loopback)
         query_string: bytes = scope.get("query_string", b"")
+        max_depth = settings.max_facts_depth
         if batch:
             batch_query = _query(query_string, BatchQuery, _NO_BATCH_QUERY)
             raw = await _read_body(receive, max_bytes)
@@ -142,6 +143,8 @@ class LeanEvaluate:
                 shadow=state.shadow,
                 decision_log=state.decision_log,
                 role=role,
+                # each item sits two levels down: {"items": [item, ...]}
+                nesting_at_most=nesting_bound(raw, max_depth + 2) - 2,
             )
         else:
             query = _query(query_string, EvaluateQuery, _NO_EVALUATE_QUERY)
@@ -155,7 +158,7 @@ class LeanEvaluate:
                 shadow=state.shadow,
                 decision_log=state.decision_log,
                 role=role,
-                nesting_at_most=nesting_bound(raw),
+                nesting_at_most=nesting_bound(raw, max_depth),
             )
         return render(result)
 

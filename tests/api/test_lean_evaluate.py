@@ -14,6 +14,7 @@ import pytest
 from tests.api.conftest import ADMIN, READER, example, push_and_promote
 
 DEMO = {"tags": ["vip", "allergy_nuts"], "signals": {"urgency": 0.9}, "context": {"room": "1"}}
+TRICKY = {"context": {"note": ']]]}}\\"[[[{', "k[": ["\\\\", "{"]}}  # no deeper than it looks
 VOLATILE = re.compile(rb'"(decision_id|duration_ms)":("[0-9a-f]{32}"|[0-9.e-]+)')
 COMPARED_HEADERS = ("content-type", "content-length", "www-authenticate", "retry-after")
 
@@ -54,6 +55,9 @@ CASES: list[Case] = [
     ("signals of the wrong type", "/evaluate", {}, reader, _json({"signals": {"x": "hi"}})),
     ("context not an object", "/evaluate", {}, reader, _json({"context": 3})),
     ("too deep", "/evaluate", {}, reader, _json(_deep(40))),
+    ("at the depth limit", "/evaluate", {}, reader, _json(_deep(31))),
+    ("one over the depth limit", "/evaluate", {}, reader, _json(_deep(32))),
+    ("shallow, many brackets", "/evaluate", {}, reader, _json({"items": [{"s": "[{"}] * 40})),
     ("too large", "/evaluate", {}, reader, b'{"pad": "' + b"x" * 300_000 + b'"}'),
     ("too large, streamed", "/evaluate", {}, reader, ("stream", b"[" + b"1," * 200_000 + b"1]")),
     ("unknown version", "/evaluate", {"version": "nope@0"}, reader, b"{}"),
@@ -74,6 +78,9 @@ CASES: list[Case] = [
     ("batch item not an object", "/evaluate/batch", {}, reader, b'{"items": [{}, 7]}'),
     ("batch item bad facts", "/evaluate/batch", {}, reader, _json({"items": [{}, {"tags": 1}]})),
     ("batch item too deep", "/evaluate/batch", {}, reader, _json({"items": [_deep(40)]})),
+    ("batch items at the limit", "/evaluate/batch", {}, reader, _json({"items": [_deep(31)] * 3})),
+    ("batch item over the limit", "/evaluate/batch", {}, reader, _json({"items": [{}, _deep(32)]})),
+    ("batch, brackets in strings", "/evaluate/batch", {}, reader, _json({"items": [TRICKY] * 60})),
     ("batch too long", "/evaluate/batch", {}, reader, _json({"items": [{}] * 101})),
     ("batch unknown version", "/evaluate/batch", {"version": "nope@0"}, reader, b'{"items":[{}]}'),
     ("batch subject too long", "/evaluate/batch", {"subject": "s" * 600}, reader, b"{}"),

@@ -175,7 +175,9 @@ async def evaluate_items(
     shadow: ShadowRunner | None = None,
     decision_log: DecisionLog,
     role: str,
+    nesting_at_most: int | None = None,
 ) -> dict[str, Any]:
+    """`nesting_at_most`: a bound on every item's nesting known from the raw body, if any."""
     evaluator, route = await pick(manager, query)
     decisions = []
     max_depth = settings.max_facts_depth
@@ -191,6 +193,7 @@ async def evaluate_items(
                     max_depth=max_depth,
                     decision_log=decision_log,
                     role=role,
+                    nesting_at_most=nesting_at_most,
                 )
             )
         except FactsError as exc:
