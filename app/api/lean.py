@@ -37,7 +37,7 @@ from app.api.limits import send_too_large
 from app.api.routes.evaluate import evaluate_facts, evaluate_items, parse_batch
 from app.api.schemas import BatchQuery, EvaluateQuery
 from app.api.telemetry import REQUEST_ID_HEADER, EchoingSend, request_id_of
-from app.domain.nesting import nesting_bound
+from app.domain.nesting import nesting_bound, text_depth
 from app.services import tracing
 from app.services.request_context import begin_request, end_request
 from app.settings import Settings
@@ -143,8 +143,9 @@ class LeanEvaluate:
                 shadow=state.shadow,
                 decision_log=state.decision_log,
                 role=role,
-                # each item sits two levels down: {"items": [item, ...]}
-                nesting_at_most=nesting_bound(raw, max_depth + 2) - 2,
+                # items sit two levels down ({"items": [item, ...]}); a body of many items
+                # always has more brackets than the limit, so no count first
+                nesting_at_most=text_depth(raw, limit=max_depth + 2) - 2,
             )
         else:
             query = _query(query_string, EvaluateQuery, _NO_EVALUATE_QUERY)

@@ -12,7 +12,7 @@ _CONTAINERS: Final = (dict, list)
 _RECURSION_LIMIT: Final = 256  # deeper limits are measured with a stack instead
 _BRACKETS: Final = b"{}[]"
 _AS_BRACES: Final = bytes.maketrans(b"[]", b"{}")  # depth does not care which kind nests
-_NOT_BRACKETS: Final = bytes(set(range(256)) - set(_BRACKETS))
+_NOT_STRUCTURE: Final = bytes(set(range(256)) - set(_BRACKETS + b'"'))
 
 
 def nests_deeper(value: Any, max_depth: int) -> bool:
@@ -82,12 +82,18 @@ def text_depth(raw: bytes, *, limit: int) -> int:
     valid JSON (parsed already). Every step runs over the bytes in C:
     1. escaped backslashes, then escaped quotes, leave the strings (left to right, as a JSON
        lexer reads them), so every quote left opens or closes a string;
-    2. every other piece between quotes is outside the strings: only those are kept;
-    3. of those, only brackets (`[` `]` as `{` `}`), which now nest as the value does;
+    2. only quotes and brackets stay (`[` `]` as `{` `}`: depth does not care which kind);
+    3. adjacent quotes go: a string with no bracket in it vanishes. A string with a bracket
+       keeps a quote (its opening quote is followed by a bracket, and whatever precedes it is
+       either nothing or a string already gone), so when no quote is left only the value's own
+       brackets are; otherwise the pieces between quotes are dropped one by one (rare);
     4. each pass removes the innermost pairs (`{}`), one level: the passes are the depth.
     At most `limit + 1` passes, so a deep text costs what the limit allows, not its depth."""
-    text = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    brackets = b"".join(text.split(b'"')[::2]).translate(_AS_BRACES, _NOT_BRACKETS)
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = raw.translate(_AS_BRACES, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in brackets:
+        brackets = b"".join(brackets.split(b'"')[::2])
     depth = 0
     while brackets:
         if depth > limit:
