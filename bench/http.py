@@ -188,14 +188,26 @@ def baseline_command(spec: ServerSpec, workers: int) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ wrk
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, total) jiffies of all CPUs since boot (/proc/stat; zeros where unreadable)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
 def wrk(url: str, script: Path, args: argparse.Namespace, duration: float) -> dict[str, float]:
     command = [
         *("wrk", "-t", str(args.threads), "-c", str(args.connections)),
         *("-d", f"{max(1, round(duration))}s", "--timeout", "5s", "-s", str(script), url),
     ]
+    steal_before, total_before = cpu_ticks()
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=duration + 60, check=True
     ).stdout
+    steal_after, total_after = cpu_ticks()
     line = next(line for line in done.splitlines() if line.startswith("WRK "))
     raw = json.loads(line[4:])
     seconds = raw["duration_us"] / 1e6
@@ -206,6 +218,8 @@ def wrk(url: str, script: Path, args: argparse.Namespace, duration: float) -> di
         "p99_ms": raw["p99_us"] / 1e3,
         "non2xx": raw["non2xx"],
         "socket_errors": raw["socket"],
+        # CPU time the hypervisor gave to other guests: a round with much of it is noise
+        "steal_pct": 100 * (steal_after - steal_before) / max(1, total_after - total_before),
     }
 
 
@@ -277,6 +291,7 @@ def summary(phase: dict[str, Any]) -> dict[str, dict[str, float]]:
             "p99_ms": statistics.median(r["p99_ms"] for r in runs),
             "non2xx": sum(r["non2xx"] for r in runs),
             "socket_errors": sum(r["socket_errors"] for r in runs),
+            "steal_max_pct": max(r["steal_pct"] for r in runs),
         }
     return out
 
@@ -324,6 +339,7 @@ def report(phases: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, 
         print(f"\n{workers} worker{'s' if workers > 1 else ''}:")
         for name, row in table.items():
             errors = f"   errors: {row['non2xx']:.0f} non-2xx, {row['socket_errors']:.0f} socket"
+            errors += f"   steal ≤ {row['steal_max_pct']:.0f} %"
             spread = f"({row['rps_min']:,.0f}–{row['rps_max']:,.0f})"
             print(
                 f"  {name:<34} {row['rps']:>8,.0f} req/s {spread:>15} "
@@ -357,6 +373,8 @@ def report(phases: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, 
                 print(f"  {name:<34} {value:5.2f}×{verdict(value, WORKER_TARGETS.get(name))}")
     print(
         "\nThe machine is shared: numbers are noisy; ratios from the same run are what count."
+        "\nsteal: the most CPU time the hypervisor gave to other guests during one round of a"
+        " row; rounds with more than a few per cent of it measure the neighbours."
         "\nThe bare ASGI row is uvicorn alone: no Python app on these settings beats its"
         " requests/s or its p99 in the same rounds."
     )
