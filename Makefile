@@ -56,7 +56,7 @@ bench: install-dev
 bench-wasm: install-dev
 	$(BIN)/python -m bench.wasm
 
-## make bench-http: wrk against /evaluate, /evaluate/batch, FastAPI's constant answer and a bare ASGI app, 1 and 2 workers
+## make bench-http: wrk against /evaluate, /evaluate/batch, FastAPI's constant answer (on our uvicorn settings and on stock uvicorn) and a bare ASGI app, 1 and 2 workers
 bench-http: install-dev services
 	$(BIN)/python -m bench.http
 

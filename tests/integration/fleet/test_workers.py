@@ -29,6 +29,12 @@ def sample(server: ServerProcess, name: str, **labels: str) -> float:
     return 0.0
 
 
+def log_tail(server: ServerProcess, lines: int = 40) -> str:
+    if server.log_path is None or not server.log_path.exists():
+        return "(no log)"
+    return "\n".join(server.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
 def evaluate_fresh(server: ServerProcess) -> httpx.Response:
     """On a new connection each time, so the kernel spreads them over the workers."""
     with httpx.Client(base_url=server.url, timeout=10) as client:
@@ -46,7 +52,8 @@ def workers(
         "PKG_SEED_FILE": str(ROOT / "examples" / "hotel_ops.yaml"),
         "PKG_RECONCILE_INTERVAL_S": "3600",  # only the feed, or the worker sync, can swap
         "PKG_HEARTBEAT_INTERVAL_S": "3600",
-        "PKG_LOG_LEVEL": "WARNING",
+        "PKG_LOG_LEVEL": "INFO",  # uvicorn's supervisor says at INFO when a worker died
+        "PYTHONFAULTHANDLER": "1",  # and a worker that crashes prints its stack
     }
     if request.param == "redis":
         redis = request.getfixturevalue("redis_server")
@@ -127,7 +134,10 @@ def test_promotions_under_load_never_fail_a_request(workers: ServerProcess) -> N
                 await asyncio.gather(*loaders)
             return promoted
 
-    promoted = asyncio.run(run())
+    try:
+        promoted = asyncio.run(run())
+    except httpx.HTTPError as exc:  # a dropped connection: show what the server said
+        raise AssertionError(f"{exc!r}; the server's log ends:\n{log_tail(workers)}") from exc
     assert promoted == [201] * 8
     assert len(statuses) == 8 * 8 * 15 and set(statuses) == {200}
     assert served <= {"workers@2", *versions} and served & set(versions)
