@@ -48,7 +48,11 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     configure_logging(level=settings.log_level, json=settings.log_json)
-    options = {**UVICORN_OPTIONS, "log_level": settings.log_level.lower()}
+    options = {
+        **UVICORN_OPTIONS,
+        "log_level": settings.log_level.lower(),
+        "timeout_keep_alive": settings.keep_alive_s,
+    }
     if workers == 1:
         settings = settings.model_copy(update={"host": host, "port": port})
         uvicorn.run(create_served_app(settings), host=host, port=port, **options)

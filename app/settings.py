@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(default=100, gt=0)
     lean_evaluate: bool = True  # /evaluate(/batch) through app/api/lean.py, not FastAPI's stack
     workers: int = Field(default=1, gt=0)  # uvicorn worker processes (`pkgctl serve --workers`)
+    # how long an idle keep-alive connection stays open: longer than any client's or proxy's
+    # idle timeout (httpx 5 s, AWS ALB 60 s, nginx 60 s), so the client always closes first
+    # and never sends a request on a connection the server is closing at that moment
+    keep_alive_s: int = Field(default=75, ge=1, le=3600)
     # embedded mode (no Redis) with several workers: how often each re-reads the active version
     worker_sync_interval_s: float = Field(default=0.5, gt=0)
 

@@ -4,8 +4,9 @@
         [--workers N] [--stock]
 
 The settings are `app.serving.UVICORN_OPTIONS` (uvloop, PKG's one-write httptools protocol,
-the backlog, no access log); `--stock` swaps the protocol for uvicorn's own httptools one,
-which is how a FastAPI app usually runs, to show what the protocol alone is worth.
+the backlog, no access log) and PKG's keep-alive timeout; `--stock` swaps the protocol for
+uvicorn's own httptools one, which is how a FastAPI app usually runs, to show what the
+protocol alone is worth.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import uvicorn
 
 from app.serving import UVICORN_OPTIONS
+from app.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,7 +27,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--stock", action="store_true", help="uvicorn's httptools protocol")
     args = parser.parse_args(argv)
-    options = {**UVICORN_OPTIONS, "log_level": "warning"}
+    options = {
+        **UVICORN_OPTIONS,
+        "log_level": "warning",
+        "timeout_keep_alive": Settings().keep_alive_s,  # as `pkgctl serve` passes it
+    }
     if args.stock:
         options["http"] = "httptools"
     uvicorn.run(
