@@ -1,7 +1,7 @@
 """Running the server: uvicorn on uvloop + httptools, one process or N worker processes.
 
 uvicorn's `http` setting is `CoalescingHttpToolsProtocol` (app/adapters/http_protocol.py):
-httptools, with each complete response sent in one socket write instead of two.
+httptools, with the writes of one turn of the event loop sent together (`uvicorn_options`).
 
 One worker serves `create_app(settings)` in this process. With N > 1 uvicorn's supervisor
 starts N processes that each build the app from the environment (`app.main:create_app`), share
@@ -44,15 +44,20 @@ UVICORN_OPTIONS: Final[dict[str, Any]] = {
 STARTUP_LOCK: Final = ".startup.lock"
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
-    configure_logging(level=settings.log_level, json=settings.log_json)
-    options = {
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What `pkgctl serve` passes to `uvicorn.run` (the bench's baselines get the same)."""
+    return {
         **UVICORN_OPTIONS,
         "log_level": settings.log_level.lower(),
         "timeout_keep_alive": settings.keep_alive_s,
     }
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    options = uvicorn_options(settings)
     if workers == 1:
         settings = settings.model_copy(update={"host": host, "port": port})
         uvicorn.run(create_served_app(settings), host=host, port=port, **options)

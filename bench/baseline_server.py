@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.baseline_server hello_fastapi:app --app-dir DIR --port N
         [--workers N] [--stock]
 
-The settings are `app.serving.UVICORN_OPTIONS` (uvloop, PKG's one-write httptools protocol,
-the backlog, no access log) and PKG's keep-alive timeout; `--stock` swaps the protocol for
+The settings are `app.serving.uvicorn_options` (uvloop, PKG's one-write httptools protocol,
+the backlog, no access log, PKG's keep-alive timeout); `--stock` swaps the protocol for
 uvicorn's own httptools one, which is how a FastAPI app usually runs, to show what the
 protocol alone is worth.
 """
@@ -15,7 +15,7 @@ import argparse
 
 import uvicorn
 
-from app.serving import UVICORN_OPTIONS
+from app.serving import uvicorn_options
 from app.settings import Settings
 
 
@@ -27,11 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--stock", action="store_true", help="uvicorn's httptools protocol")
     args = parser.parse_args(argv)
-    options = {
-        **UVICORN_OPTIONS,
-        "log_level": "warning",
-        "timeout_keep_alive": Settings().keep_alive_s,  # as `pkgctl serve` passes it
-    }
+    options = uvicorn_options(Settings(log_level="WARNING"))
     if args.stock:
         options["http"] = "httptools"
     uvicorn.run(

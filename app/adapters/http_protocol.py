@@ -6,9 +6,9 @@ calls and wakes the client twice, and the next requests trickle in one by one, e
 poll of its own. `CoalescingTransport` holds a connection's writes and passes them on joined at
 the next turn of the event loop (`call_soon`): every response of that turn is one write, the
 turn's writes leave together, and the client answers with a burst the next poll reads at once
-(what Netty's flush consolidation does). Under 32 connections that halves the kernel time per
-request and raises the requests/s of any app on these settings (README "Performance"); a
-response waits for the rest of its turn, microseconds when the server is idle.
+(what Netty's flush consolidation does). Under 32 connections that cuts the kernel time per
+request to about a third and raises the requests/s of any app on these settings (README
+"Performance"); a response waits for the rest of its turn, microseconds on an idle server.
 
 Held writes also leave at once when 64 KiB are held (the transport's flow control then sees
 them), before the transport closes or ends its write side; `abort` drops them, as a

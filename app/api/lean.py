@@ -143,8 +143,8 @@ class LeanEvaluate:
                 shadow=state.shadow,
                 decision_log=state.decision_log,
                 role=role,
-                # items sit two levels down ({"items": [item, ...]}); a body of many items
-                # always has more brackets than the limit, so no count first
+                # items sit two levels down ({"items": [item, ...]}); a batch body mostly has
+                # more brackets than the limit, so counting them first would be wasted
                 nesting_at_most=text_depth(raw, limit=max_depth + 2) - 2,
             )
         else:

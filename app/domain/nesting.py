@@ -66,15 +66,15 @@ def _deeper_by_stack(value: Any, max_depth: int) -> bool:
     return False
 
 
-def nesting_bound(raw: bytes, limit: int | None = None) -> int:
+def nesting_bound(raw: bytes, limit: int) -> int:
     """An upper bound of how deep the JSON text `raw` nests: every level opens with `{` or
     `[` (brackets inside strings only raise the bound). Two C-level scans, a microsecond for
     a typical request, where walking the parsed value takes a few.
 
-    With a `limit`, a count above it is measured again from the text (`text_depth`): exact,
-    still at C speed, and worth it for a body of many small members (a batch)."""
+    A count above `limit` is measured again from the text (`text_depth`): exact, still at C
+    speed, and worth it for a body of many small members."""
     count = raw.count(b"{") + raw.count(b"[")
-    return count if limit is None or count <= limit else text_depth(raw, limit=limit)
+    return count if count <= limit else text_depth(raw, limit=limit)
 
 
 def text_depth(raw: bytes, *, limit: int) -> int:

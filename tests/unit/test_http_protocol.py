@@ -119,24 +119,16 @@ async def test_held_bytes_leave_at_once_when_they_reach_the_high_water_mark(
     assert far.writes[1:] == [b"tail"]
 
 
-async def test_close_sends_what_was_written_first(
-    near: CoalescingTransport, far: RecordingTransport
+@pytest.mark.parametrize(("end", "ended"), [("close", "closed"), ("write_eof", "eof")])
+async def test_closing_or_ending_the_write_side_sends_what_was_written_first(
+    near: CoalescingTransport, far: RecordingTransport, end: str, ended: str
 ) -> None:
     near.write(b"answer")
-    near.close()
+    getattr(near, end)()
     assert far.writes == [b"answer"]
-    assert far.closed
+    assert getattr(far, ended)
     await next_turn()
     assert far.writes == [b"answer"]  # the scheduled flush finds nothing more
-
-
-async def test_write_eof_sends_what_was_written_first(
-    near: CoalescingTransport, far: RecordingTransport
-) -> None:
-    near.write(b"answer")
-    near.write_eof()
-    assert far.writes == [b"answer"]
-    assert far.eof
 
 
 async def test_abort_drops_what_is_held(near: CoalescingTransport, far: RecordingTransport) -> None:
