@@ -4,8 +4,9 @@ uvicorn's `http` setting is `CoalescingHttpToolsProtocol` (app/adapters/http_pro
 httptools, with the writes of one turn of the event loop sent together (`uvicorn_options`).
 
 One worker serves `create_app(settings)` in this process. With N > 1 uvicorn's supervisor
-starts N processes that each build the app from the environment (`app.main:create_app`), share
-the listening socket, and run their own manager:
+starts N processes that each build the app from the environment (`app.main:create_app`) and run
+their own manager. On Linux each worker has its own listening socket in one `SO_REUSEPORT` group,
+so the kernel spreads connections evenly (app/adapters/supervisor.py); elsewhere they share one:
 - with Redis every worker subscribes to the change feed, so each hot-swaps within milliseconds;
 - embedded (no Redis) the in-process bus reaches only the worker that made the change, so each
   worker re-reads the active version every `PKG_WORKER_SYNC_INTERVAL_S` (0.5 s, one indexed
@@ -29,6 +30,7 @@ from typing import Any, Final
 from app.adapters.http_protocol import CoalescingHttpToolsProtocol
 from app.adapters.observability.logging import configure_logging
 from app.adapters.observability.metrics import MULTIPROC_ENV
+from app.adapters.supervisor import BALANCED, BalancedMultiprocess
 from app.settings import Settings
 
 UVICORN_OPTIONS: Final[dict[str, Any]] = {
@@ -42,6 +44,7 @@ UVICORN_OPTIONS: Final[dict[str, Any]] = {
     "backlog": 4096,
 }
 STARTUP_LOCK: Final = ".startup.lock"
+FACTORY: Final = "app.serving:create_served_app"
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -65,14 +68,14 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     os.environ["PKG_WORKERS"] = str(workers)  # each worker's Settings() reads it
     os.environ["PKG_HOST"], os.environ["PKG_PORT"] = host, str(port)  # for pkg_listening
     with metrics_directory():
-        uvicorn.run(
-            "app.serving:create_served_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            **options,
+        if not BALANCED:  # uvicorn's supervisor: one socket that all workers accept from
+            uvicorn.run(FACTORY, factory=True, host=host, port=port, workers=workers, **options)
+            return
+        config = uvicorn.Config(
+            FACTORY, factory=True, host=host, port=port, workers=workers, **options
         )
+        with contextlib.suppress(KeyboardInterrupt):
+            BalancedMultiprocess(config).run()
 
 
 def create_served_app(settings: Settings | None = None) -> Any:
