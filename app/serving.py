@@ -57,25 +57,29 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
     configure_logging(level=settings.log_level, json=settings.log_json)
     options = uvicorn_options(settings)
     if workers == 1:
         settings = settings.model_copy(update={"host": host, "port": port})
-        uvicorn.run(create_served_app(settings), host=host, port=port, **options)
+        run_uvicorn(create_served_app(settings), host=host, port=port, **options)
         return
     os.environ["PKG_WORKERS"] = str(workers)  # each worker's Settings() reads it
     os.environ["PKG_HOST"], os.environ["PKG_PORT"] = host, str(port)  # for pkg_listening
     with metrics_directory():
-        if not BALANCED:  # uvicorn's supervisor: one socket that all workers accept from
-            uvicorn.run(FACTORY, factory=True, host=host, port=port, workers=workers, **options)
-            return
-        config = uvicorn.Config(
-            FACTORY, factory=True, host=host, port=port, workers=workers, **options
-        )
-        with contextlib.suppress(KeyboardInterrupt):
-            BalancedMultiprocess(config).run()
+        run_uvicorn(FACTORY, factory=True, host=host, port=port, workers=workers, **options)
+
+
+def run_uvicorn(app: Any, *, host: str, port: int, workers: int = 1, **options: Any) -> None:
+    """`uvicorn.run`, except that on Linux N > 1 workers get a listening socket each
+    (`BalancedMultiprocess`); `app` is an import string then."""
+    import uvicorn
+
+    if workers == 1 or not BALANCED:
+        uvicorn.run(app, host=host, port=port, workers=workers, **options)
+        return
+    config = uvicorn.Config(app, host=host, port=port, workers=workers, **options)
+    with contextlib.suppress(KeyboardInterrupt):
+        BalancedMultiprocess(config).run()
 
 
 def create_served_app(settings: Settings | None = None) -> Any:

@@ -4,18 +4,20 @@
         [--workers N] [--stock]
 
 The settings are `app.serving.uvicorn_options` (uvloop, PKG's one-write httptools protocol,
-the backlog, no access log, PKG's keep-alive timeout); `--stock` swaps the protocol for
-uvicorn's own httptools one, which is how a FastAPI app usually runs, to show what the
-protocol alone is worth.
+the backlog, no access log, PKG's keep-alive timeout), and several workers get a socket each as
+under `pkgctl serve` (`app.serving.run_uvicorn`). `--stock` runs uvicorn's own httptools
+protocol and supervisor instead, which is how a FastAPI app usually runs, to show what PKG's
+serving alone is worth.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
 
-from app.serving import uvicorn_options
+from app.serving import run_uvicorn, uvicorn_options
 from app.settings import Settings
 
 
@@ -28,16 +30,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stock", action="store_true", help="uvicorn's httptools protocol")
     args = parser.parse_args(argv)
     options = uvicorn_options(Settings(log_level="WARNING"))
-    if args.stock:
+    sys.path.insert(0, args.app_dir)  # what uvicorn.run's app_dir does; spawned workers inherit it
+    if args.stock:  # and uvicorn's supervisor: all workers on one socket
         options["http"] = "httptools"
-    uvicorn.run(
-        args.app,
-        app_dir=args.app_dir,
-        host="127.0.0.1",
-        port=args.port,
-        workers=args.workers,
-        **options,
-    )
+        uvicorn.run(args.app, host="127.0.0.1", port=args.port, workers=args.workers, **options)
+    else:  # and, with several workers, PKG's: a socket per worker
+        run_uvicorn(args.app, host="127.0.0.1", port=args.port, workers=args.workers, **options)
 
 
 if __name__ == "__main__":
