@@ -12,8 +12,10 @@ meanwhile wait in that socket's backlog rather than being refused. The port is f
 without `SO_REUSEPORT`, so a second server started on the same port fails as it would without
 this rather than silently taking half of the connections.
 
-Everything else is uvicorn's `Multiprocess`: health checks, restarting a dead worker, stopping
-on a start-up failure, `SIGHUP` (rolling restart), `SIGTTIN`/`SIGTTOU` (one worker more/less).
+Everything else is uvicorn's `Multiprocess` (as of 0.52, the floor in pyproject.toml): health
+checks, restarting a dead worker, stopping on a start-up failure, `SIGHUP` (rolling restart),
+`SIGTTIN`/`SIGTTOU` (one worker more/less). The methods overridden here are its own with the
+worker's socket passed along; tests/integration/fleet/test_worker_sockets.py covers each.
 """
 
 from __future__ import annotations
