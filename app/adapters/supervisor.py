@@ -68,12 +68,11 @@ class BalancedMultiprocess(Multiprocess):
             if config.port:
                 probe_port(config.host, config.port)
             first = reuse_port_socket(config.host, config.port)
+            self.port: int = first.getsockname()[1]  # the port chosen, when 0 was asked for
+            self.sockets = [first, *(self._bind() for _ in range(config.workers - 1))]
         except OSError as exc:  # as uvicorn's own bind says it
             logger.error(exc)
             sys.exit(STARTUP_FAILURE)
-        self.port: int = first.getsockname()[1]  # the port chosen, when 0 was asked for
-        self.sockets = [first]
-        self.sockets += [self._bind() for _ in range(config.workers - 1)]
         logger.info(
             "Uvicorn running on http://%s:%d, one socket per worker (Press CTRL+C to quit)",
             config.host,
