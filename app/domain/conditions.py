@@ -157,7 +157,26 @@ def path_resolver(path: str) -> Resolver:
 
         return child
     steps = [(s, int(s) if s.isdigit() else -1) for s in segments]
+    if len(segments) == 3 and segments[1].isdigit():  # `items.0.sku`: a field of a list item
+        return _item_field_resolver(segments[0], int(segments[1]), segments[2], steps)
     return lambda facts: _walk(facts, steps)
+
+
+def _item_field_resolver(
+    first: str, index: int, last: str, steps: list[tuple[str, int]]
+) -> Resolver:
+    """`first.index.last` when `first` is a list of objects, without the walk's loop; any
+    other shape is walked (a dict keyed "0", an index out of range, ...)."""
+
+    def item_field(facts: Facts) -> Any:
+        items = facts.get(first)
+        if isinstance(items, list) and len(items) > index:
+            item = items[index]
+            if isinstance(item, dict):
+                return item.get(last, MISSING)
+        return _walk(facts, steps)
+
+    return item_field
 
 
 def _walk(current: Any, steps: list[tuple[str, int]]) -> Any:
@@ -173,10 +192,6 @@ def _walk(current: Any, steps: list[tuple[str, int]]) -> Any:
         else:
             return MISSING
     return current
-
-
-def _any_listed(tags: list[Any], listed: tuple[Any, ...]) -> bool:
-    return any(tag in tags for tag in listed)
 
 
 def compile_condition(condition: Mapping[str, Any]) -> Predicate:
@@ -218,7 +233,7 @@ def compile_check(conditions: Sequence[Mapping[str, Any]]) -> Check:
     (`facts_tags`, `facts_signals`), so an engine reads them once per decision, not per rule."""
     if not conditions:
         return _always_check
-    namespace: dict[str, Any] = {"M": MISSING, "any_listed": _any_listed}
+    namespace: dict[str, Any] = {"M": MISSING}
     ordered = sorted(conditions, key=_test_cost)  # pure tests: the order cannot change the result
     tests = [_inline(c, f"{i}", namespace) for i, c in enumerate(ordered)]
     body = " and ".join(f"({test})" for test in tests)
@@ -273,6 +288,13 @@ def _inline_access(kind: str, key: Any, i: str, ns: dict[str, Any]) -> tuple[str
         ns[f"a{i}"], ns[f"b{i}"] = segments
         return f"isinstance(q{i} := facts.get(a{i}), dict) and ", f"q{i}.get(b{i}, M)"
     ns["walk"], ns[f"w{i}"] = _walk, [(s, int(s) if s.isdigit() else -1) for s in segments]
+    if len(segments) == 3 and segments[1].isdigit():  # a list item's field, else the walk
+        ns[f"a{i}"], ns[f"n{i}"], ns[f"b{i}"] = segments[0], int(segments[1]), segments[2]
+        item = (
+            f"isinstance(q{i} := facts.get(a{i}), list) and len(q{i}) > n{i}"
+            f" and isinstance(r{i} := q{i}[n{i}], dict)"
+        )
+        return "", f"(r{i}.get(b{i}, M) if {item} else walk(facts, w{i}))"
     return "", f"walk(facts, w{i})"
 
 
@@ -281,7 +303,7 @@ def _inline_tag(op: str, key: Any, value: Any, i: str, ns: dict[str, Any]) -> st
         return f"k{i} {'not in' if op == '!=' else 'in'} tags"
     if op == "IN":
         ns[f"l{i}"] = tuple(value)
-        return f"any_listed(tags, l{i})"
+        return f"any(map(tags.__contains__, l{i}))"  # any listed tag: C calls, no generator
     if op == "MATCHES":
         ns[f"s{i}"] = searcher(value)
         return f"any(map(s{i}, tags))"

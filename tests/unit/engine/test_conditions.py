@@ -8,7 +8,7 @@ import pytest
 
 from app.domain.conditions import compile_condition, compile_conjunction, compile_pattern
 from app.domain.snapshot import encode_value
-from tests.unit.engine.snapshots import fires
+from tests.unit.engine.snapshots import engine_of, fires, one_rule
 
 FACTS: dict[str, Any] = {
     "tags": ["vip", "allergy_nuts"],
@@ -120,6 +120,34 @@ def test_path_operators_follow_the_contract(
     kind: str, key: str, op: str, value: Any, expected: bool
 ) -> None:
     assert fires(cond(kind, key, op, value), FACTS) is expected
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        ([{"sku": "A", "qty": 2}], True),
+        ([{"sku": "A", "qty": 2}, {"sku": "B"}], True),
+        ({"0": {"sku": "A", "qty": 2}}, True),  # a dict keyed "0" is walked by its key
+        ([], False),
+        ([["A", 2]], False),  # the item is a list: `sku` is no index
+        (["A"], False),
+        ({"1": {"sku": "A", "qty": 2}}, False),
+        ("A", False),
+        (None, False),
+    ],
+)
+def test_a_list_item_field_resolves_on_every_shape_as_the_walk_does(
+    items: Any, expected: bool
+) -> None:
+    """`items.0.sku =` is the rule's anchor (looked up through the index), `items.0.qty >=`
+    a remaining condition (in the rule's compiled check): both read the same field."""
+    anchored = cond("FACT", "items.0.sku", "=", "A")
+    checked = cond("VALUE", "items.0.qty", ">=", 2)
+    assert fires(anchored, {"items": items}) is expected
+    assert fires(checked, {"items": items}) is expected
+    assert bool(engine_of(one_rule(anchored, checked)).evaluate({"items": items})["rules"]) is (
+        expected
+    )
 
 
 def test_tag_not_equal_holds_when_facts_have_no_tags() -> None:
