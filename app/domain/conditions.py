@@ -156,27 +156,36 @@ def path_resolver(path: str) -> Resolver:
             return parent.get(second, MISSING) if isinstance(parent, dict) else MISSING
 
         return child
-    steps = [(s, int(s) if s.isdigit() else -1) for s in segments]
-    if len(segments) == 3 and segments[1].isdigit():  # `items.0.sku`: a field of a list item
-        return _item_field_resolver(segments[0], int(segments[1]), segments[2], steps)
-    return lambda facts: _walk(facts, steps)
-
-
-def _item_field_resolver(
-    first: str, index: int, last: str, steps: list[tuple[str, int]]
-) -> Resolver:
-    """`first.index.last` when `first` is a list of objects, without the walk's loop; any
-    other shape is walked (a dict keyed "0", an index out of range, ...)."""
+    steps = _walk_steps(segments)
+    item = _list_item_field(segments)
+    if item is None:
+        return lambda facts: _walk(facts, steps)
+    first, index, last = item
 
     def item_field(facts: Facts) -> Any:
+        """`first.index.last` without the walk's loop when `first` is a list of objects;
+        any other shape is walked (a dict keyed "0", an index out of range, ...)."""
         items = facts.get(first)
         if isinstance(items, list) and len(items) > index:
-            item = items[index]
-            if isinstance(item, dict):
-                return item.get(last, MISSING)
+            entry = items[index]
+            if isinstance(entry, dict):
+                return entry.get(last, MISSING)
         return _walk(facts, steps)
 
     return item_field
+
+
+def _walk_steps(segments: list[str]) -> list[tuple[str, int]]:
+    """What `_walk` takes: each segment with its list index (-1 when it is no index)."""
+    return [(s, int(s) if s.isdigit() else -1) for s in segments]
+
+
+def _list_item_field(segments: list[str]) -> tuple[str, int, str] | None:
+    """`items.0.sku` → ("items", 0, "sku"): a field of one list item, read without the walk
+    when the value has that shape; None for any other path."""
+    if len(segments) == 3 and segments[1].isdigit():
+        return segments[0], int(segments[1]), segments[2]
+    return None
 
 
 def _walk(current: Any, steps: list[tuple[str, int]]) -> Any:
@@ -287,14 +296,15 @@ def _inline_access(kind: str, key: Any, i: str, ns: dict[str, Any]) -> tuple[str
     if len(segments) == 2 and not segments[1].isdigit():
         ns[f"a{i}"], ns[f"b{i}"] = segments
         return f"isinstance(q{i} := facts.get(a{i}), dict) and ", f"q{i}.get(b{i}, M)"
-    ns["walk"], ns[f"w{i}"] = _walk, [(s, int(s) if s.isdigit() else -1) for s in segments]
-    if len(segments) == 3 and segments[1].isdigit():  # a list item's field, else the walk
-        ns[f"a{i}"], ns[f"n{i}"], ns[f"b{i}"] = segments[0], int(segments[1]), segments[2]
-        item = (
+    ns["walk"], ns[f"w{i}"] = _walk, _walk_steps(segments)
+    item = _list_item_field(segments)
+    if item is not None:  # the item's field inline, as `path_resolver` reads it, else the walk
+        ns[f"a{i}"], ns[f"n{i}"], ns[f"b{i}"] = item
+        shaped = (
             f"isinstance(q{i} := facts.get(a{i}), list) and len(q{i}) > n{i}"
             f" and isinstance(r{i} := q{i}[n{i}], dict)"
         )
-        return "", f"(r{i}.get(b{i}, M) if {item} else walk(facts, w{i}))"
+        return "", f"(r{i}.get(b{i}, M) if {shaped} else walk(facts, w{i}))"
     return "", f"walk(facts, w{i})"
 
 
