@@ -1,12 +1,20 @@
 # syntax=docker/dockerfile:1
 # PKG service image: slim, non-root (numeric 10001:10001, so Kubernetes can verify
 # runAsNonRoot), with a health check. Build: docker build -t pkg .
+# Every Python package comes from uv.lock, checked against its hash (the same lock as
+# `make run` and `make test`); the installer itself from scripts/uv-requirements.txt.
 FROM python:3.11-slim AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy \
+    UV_PROJECT_ENVIRONMENT=/opt/pkg
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY scripts/uv-requirements.txt /tmp/uv-requirements.txt
+RUN pip install --require-hashes --no-deps -r /tmp/uv-requirements.txt
+# the dependencies first, in a layer of their own that only a new lock rebuilds
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-install-project --no-editable
 COPY app ./app
-RUN python -m venv /opt/pkg && /opt/pkg/bin/pip install .
+RUN uv sync --frozen --no-editable
 
 FROM python:3.11-slim
 ENV PATH=/opt/pkg/bin:$PATH \

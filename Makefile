@@ -5,19 +5,49 @@ VENV := .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared
 
-.PHONY: run test install install-dev services tools wasm-example lint typecheck pytest bench bench-wasm bench-http bench-propagation bench-shadow bench-decision-log clean
+.PHONY: run test lock test-latest install install-dev services tools wasm-example lint typecheck pytest bench bench-wasm bench-http bench-propagation bench-shadow bench-decision-log clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+# uv, the installer, in a venv of its own, checked against the hashes in scripts/uv-requirements.txt
+UV_HOME := .uv
+UV := $(UV_HOME)/bin/uv
+# never download an interpreter (the registries are the only network here): use $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+# the venv this Makefile builds, whatever venv the caller has active
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+$(UV): scripts/uv-requirements.txt
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install -q --require-hashes --no-deps -r scripts/uv-requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+# Exactly what uv.lock holds (--frozen: the lock is never rewritten here; --locked would be the
+# same, but fails instead when pyproject.toml changed without `make lock`, which
+# tests/unit/test_lock.py reports by name). --inexact: `make run` after `make test` keeps the
+# dev tools instead of uninstalling them.
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync -q --frozen --inexact
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml uv.lock | $(UV)
+	$(UV) sync -q --frozen --extra dev
 	touch $(VENV)/.installed $@
+
+## make lock: re-resolve uv.lock from pyproject.toml's ranges (keeps locked versions that still fit;
+## `make lock UPGRADE=1` moves every package to its newest allowed release)
+lock: | $(UV)
+	$(UV) lock $(if $(UPGRADE),--upgrade)
+
+## make test-latest: the suite on the newest releases pyproject.toml allows, in .venv-latest
+## (not part of `make test`; an upgrade is a deliberate step: run this, fix, `make lock UPGRADE=1`)
+test-latest: services tools | $(UV)
+	rm -rf .venv-latest
+	$(UV) venv -q .venv-latest
+	VIRTUAL_ENV=.venv-latest $(UV) pip install -q --upgrade -e '.[dev]'
+	.venv-latest/bin/ruff check .
+	.venv-latest/bin/ruff format --check .
+	.venv-latest/bin/mypy
+	.venv-latest/bin/pytest
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -71,4 +101,4 @@ bench-decision-log: install-dev
 	$(BIN)/python -m bench.telemetry
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-latest $(UV_HOME) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -191,7 +191,7 @@ class RedisChangeFeed:
             if self._lent_retry is not None:
                 connection.retry, self._lent_retry = self._lent_retry, None
         with contextlib.suppress(*_LOST):
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it bare
+            await pubsub.aclose()
         self._idle.set()
 
     def _refuse_reconnect(self, connection: object) -> None:
