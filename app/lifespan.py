@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import structlog
 from fastapi import FastAPI
 
 from app.adapters import opa_wasm
@@ -34,6 +33,7 @@ from app.domain.redaction import Redaction
 from app.services.decision_log import DecisionLog
 from app.services.governance import Governance, bootstrap
 from app.services.guard import GuardedPromotions, GuardWatch
+from app.services.logs import get_logger
 from app.services.manager import ManagerConfig, PKGManager
 from app.services.metrics import ManagerMetrics
 from app.services.policy_text import load_policy_text
@@ -45,7 +45,7 @@ from app.serving import startup_turn, sync_interval
 from app.settings import Settings
 from app.wiring import install_defaults
 
-log = structlog.get_logger("pkg.lifespan")
+log = get_logger("pkg.lifespan")
 _global_manager: PKGManager | None = None
 
 

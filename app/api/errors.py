@@ -6,7 +6,6 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,9 +23,10 @@ from app.domain.errors import (
     StoreUnavailableError,
     UnknownEngineError,
 )
+from app.services.logs import get_logger
 
 PROBLEM_JSON = "application/problem+json"
-log = structlog.get_logger("pkg.api")
+log = get_logger("pkg.api")
 
 
 class ProblemResponse(Response):

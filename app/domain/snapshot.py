@@ -150,15 +150,18 @@ class PKGSnapshotData:
         """Bytes of the wasm policy's data document (0 without data)."""
         return len(self.wasm_data or b"")
 
-    def verify_checksum(self) -> None:
-        """Raise `ChecksumMismatchError` unless the stored checksum matches the content."""
+    def verify_checksum(self) -> str:
+        """The content's checksum; `ChecksumMismatchError` when a stored checksum is given and
+        does not match it. `checksum=None` (the seed's `Optional[str]`: a snapshot built by hand)
+        means nothing to verify. Stored snapshots always carry one: the schema requires it."""
         from app.domain.errors import ChecksumMismatchError, EngineLoadError
 
         if self.engine == "wasm" and not self.wasm_artifact:
             raise EngineLoadError(f"snapshot {self.version} has no wasm artifact")
         actual = self.content_checksum()
-        if self.checksum != actual:
+        if self.checksum is not None and self.checksum != actual:
             raise ChecksumMismatchError(self.version, expected=self.checksum, actual=actual)
+        return actual
 
 
 def decode_value(raw: Any) -> Any:

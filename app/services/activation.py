@@ -11,8 +11,6 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import structlog
-
 from app.domain.errors import PromotionRefusedError, SignatureError, StoreUnavailableError
 from app.services import tracing
 from app.services.db_version import DatabaseVersion
@@ -20,10 +18,11 @@ from app.services.evaluator import PKGEvaluator
 from app.services.evaluator_cache import EvaluatorCache
 from app.services.evaluator_loader import EvaluatorLoader
 from app.services.last_known_good import LastKnownGood
+from app.services.logs import get_logger
 from app.services.metrics import ManagerMetrics
 from app.services.store_link import StoreLink
 
-log = structlog.get_logger("pkg.manager")
+log = get_logger("pkg.manager")
 
 
 class ActivationRecord:

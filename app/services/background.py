@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-import structlog
+from app.services.logs import get_logger
 
-log = structlog.get_logger("pkg.manager")
+log = get_logger("pkg.manager")
 STOP_GRACE_S = 1.0
 STOP_TIMEOUT_S = 5.0
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
-
 from app.services.evaluator import PKGEvaluator
 from app.services.evaluator_loader import EvaluatorLoader
+from app.services.logs import get_logger
 from app.services.ports import Row, SnapshotSource
 from app.services.rollout import Route, choose_route
 from app.services.store_link import StoreLink
 
-log = structlog.get_logger("pkg.manager")
+log = get_logger("pkg.manager")
 
 
 class CanaryRouter:

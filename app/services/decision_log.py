@@ -18,19 +18,18 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeGuard
 
-import structlog
-
 from app.domain.decision import DecisionRecord, outcome_of
 from app.domain.errors import NotFoundError
 from app.domain.redaction import Redaction
 from app.services import tracing
+from app.services.logs import get_logger
 from app.services.metrics import DecisionMetrics, NullMetrics
 from app.services.ports import DecisionSink, DecisionStore
 from app.services.request_context import bind_decision_id
 
 __all__ = ["DecisionLog", "DecisionLogNotStoredError", "bind_decision_id"]
 
-log = structlog.get_logger("pkg.decision_log")
+log = get_logger("pkg.decision_log")
 
 FLUSH_TIMEOUT_S: Final = 10.0
 RETENTION_EVERY_S: Final = 3600.0

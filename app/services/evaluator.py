@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -14,8 +15,9 @@ from app.domain.engine import PolicyEngine, build_engine
 from app.domain.errors import FactsError
 from app.domain.facts import DEFAULT_MAX_DEPTH, validate_facts
 from app.domain.snapshot import PKGSnapshotData
+from app.services.logs import get_logger, structlog_stream
 
-log = structlog.get_logger("pkg.evaluator")
+log = get_logger("pkg.evaluator")
 
 DEFAULT_MAX_FACTS_DEPTH: Final = DEFAULT_MAX_DEPTH
 
@@ -26,10 +28,13 @@ _debug_known: list[Any] = [0.0, False]  # [recheck after (monotonic), enabled]
 
 
 def _debug_enabled() -> bool:
-    """Would `log.debug` emit, under the current structlog configuration? Read again at most
+    """Would `log.debug` emit, under the current logging configuration? Read again at most
     once a second: `structlog.get_config()` builds a dict, too dear for every decision."""
     now = time.monotonic()
     if now < _debug_known[0]:
+        return bool(_debug_known[1])
+    if not structlog_stream():  # a library: the application's `logging` configuration decides
+        _debug_known[:] = [now + _DEBUG_RECHECK_S, log.is_enabled_for(logging.DEBUG)]
         return bool(_debug_known[1])
     wrapper = structlog.get_config()["wrapper_class"]
     enabled = _DEBUG_BY_WRAPPER.get(wrapper)
@@ -54,11 +59,15 @@ class PKGEvaluator:
     seed; `loaded_at_iso` is the same instant as an aware datetime."""
 
     def __init__(self, snapshot: PKGSnapshotData) -> None:
+        # the one verification: engines trust a verified snapshot. One built by hand without a
+        # checksum (`checksum=None`) has nothing to verify: it carries the one computed here
+        checksum = snapshot.verify_checksum()
+        if snapshot.checksum is None:
+            snapshot = replace(snapshot, checksum=checksum)
         self.snapshot = snapshot
         self.version = snapshot.version
         self.engine_type = snapshot.engine
-        self.checksum = snapshot.checksum
-        snapshot.verify_checksum()  # the one verification: engines trust a verified snapshot
+        self.checksum: str = checksum
         self.engine: PolicyEngine = build_engine(snapshot)
         # engines that can answer without copying what the snapshot holds say so
         self._evaluate_shared = getattr(self.engine, "evaluate_shared", self.engine.evaluate)

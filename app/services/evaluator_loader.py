@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-import structlog
-
 from app.domain.errors import NotFoundError
 from app.domain.snapshot import PKGSnapshotData
 from app.services.evaluator import PKGEvaluator
 from app.services.evaluator_cache import EvaluatorCache
+from app.services.logs import get_logger
 from app.services.metrics import ManagerMetrics
 from app.services.ports import SnapshotSource, SnapshotVerifier
 from app.services.signing import NO_VERIFICATION
 from app.services.store_link import StoreLink
 
-log = structlog.get_logger("pkg.manager")
+log = get_logger("pkg.manager")
 
 
 def build_evaluator(

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol, cast
 
-import structlog
-
 from app.domain.change import ChangeMessage
+from app.services.logs import get_logger
 
-log = structlog.get_logger("pkg.manager")
+log = get_logger("pkg.manager")
 
 MessageHandler = Callable[[ChangeMessage], Awaitable[None]]
 SubscribedHandler = Callable[[], Awaitable[None]]

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Unpack
 
-import structlog
-
 from app.domain.bundle import BundleRequest
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
 from app.domain.document import Fixture, PolicyDocument
@@ -21,11 +19,12 @@ from app.domain.fixtures import run_fixtures
 from app.domain.snapshot import PKGSnapshotData
 from app.domain.trust import SnapshotSignature
 from app.services.evaluator import PKGEvaluator
+from app.services.logs import get_logger
 from app.services.manager import PKGManager
 from app.services.ports import DeploymentChanges, GovernanceStore, NewDeployment, Row
 from app.services.trust import Trust
 
-log = structlog.get_logger("pkg.governance")
+log = get_logger("pkg.governance")
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
-import structlog
-
 from app.domain.compare import is_error
 from app.domain.errors import PromotionRefusedError
+from app.services.logs import get_logger
 from app.services.ports import ShadowStore
 
-log = structlog.get_logger("pkg.guard")
+log = get_logger("pkg.guard")
 
 GUARD_ACTOR: Final = "pkg-guard"
 DEFAULT_MIN_SHADOW_DECISIONS: Final = 100

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import structlog
-
 from app.services.evaluator import PKGEvaluator
+from app.services.logs import get_logger
 from app.services.manager_config import SERVICE_DEVICE_TYPE, ManagerConfig
 from app.services.ports import SnapshotSource
 from app.services.store_link import StoreLink
 
-log = structlog.get_logger("pkg.manager")
+log = get_logger("pkg.manager")
 
 
 class ServiceHeartbeat:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import structlog
-
 from app.domain.snapshot import PKGSnapshotData
+from app.services.logs import get_logger
 from app.services.ports import SnapshotCache
 
-log = structlog.get_logger("pkg.manager")
+log = get_logger("pkg.manager")
 
 
 class LastKnownGood:

@@ -13,8 +13,6 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-import structlog
-
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
 from app.services.activation import ActivationRecord, Activator
 from app.services.background import BackgroundTasks
@@ -26,6 +24,7 @@ from app.services.evaluator_loader import EvaluatorLoader
 from app.services.feed import FeedLink, adapt_feed
 from app.services.heartbeat import ServiceHeartbeat
 from app.services.last_known_good import LastKnownGood
+from app.services.logs import get_logger
 from app.services.manager_config import SERVICE_DEVICE_TYPE, ManagerConfig
 from app.services.manager_report import health_report, metadata_report
 from app.services.metrics import ManagerMetrics, NullMetrics
@@ -34,7 +33,7 @@ from app.services.rollout import Route
 from app.services.signing import NO_VERIFICATION
 from app.services.store_link import StoreLink
 
-log = structlog.get_logger("pkg.manager")
+log = get_logger("pkg.manager")
 
 __all__ = ["SERVICE_DEVICE_TYPE", "ManagerConfig", "PKGManager"]
 

@@ -19,16 +19,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol, TypeVar
 
-import structlog
-
 from app.domain.compare import DecisionDiff, compare_decisions, is_error
 from app.domain.errors import StoreUnavailableError
 from app.domain.redaction import Redaction
 from app.services.evaluator import PKGEvaluator
+from app.services.logs import get_logger
 from app.services.ports import ShadowStore
 from app.services.rollout import Route
 
-log = structlog.get_logger("pkg.shadow")
+log = get_logger("pkg.shadow")
 
 RESULTS: Final = ("identical", "different", "error", "dropped")
 OUTCOME_KEYS: Final = ("snapshot", "subtasks", "dag", "rules", "result")

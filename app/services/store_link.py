@@ -6,11 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import structlog
-
 from app.domain.errors import StoreUnavailableError
+from app.services.logs import get_logger
 
-log = structlog.get_logger("pkg.manager")
+log = get_logger("pkg.manager")
 T = TypeVar("T")
 
 

@@ -11,8 +11,6 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-import structlog
-
 from app.domain.bundle import (
     BUNDLE_READERS,
     OPA_BUNDLE,
@@ -35,10 +33,11 @@ from app.domain.pkg_bundle import read_bundle as read_pkg_bundle
 from app.domain.pkg_bundle import write_bundle
 from app.domain.snapshot import PKGSnapshotData
 from app.domain.trust import SnapshotSignature, signing_payload, verify_chain
+from app.services.logs import get_logger
 from app.services.ports import AuditTrail
 from app.services.signing import NO_VERIFICATION, Signer, Verifier
 
-log = structlog.get_logger("pkg.trust")
+log = get_logger("pkg.trust")
 
 
 class Trust:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-import structlog
-
 from app.domain.change import ChangeMessage
 from app.services.feed import MessageHandler, SubscribedHandler
+from app.services.logs import get_logger
 
-log = structlog.get_logger("pkg.bus")
+log = get_logger("pkg.bus")
 
 
 def cancel_swallowed() -> bool:

@@ -16,7 +16,6 @@ import random
 from collections.abc import Callable
 from typing import Any, Final
 
-import structlog
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
@@ -27,8 +26,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from app.adapters.bus.delivery import call_subscribed, cancel_swallowed, deliver
 from app.domain.change import ChangeMessage, parse_change_message
 from app.services.feed import MessageHandler, SubscribedHandler
+from app.services.logs import get_logger
 
-log = structlog.get_logger("pkg.bus")
+log = get_logger("pkg.bus")
 
 DEFAULT_CHANNEL: Final = "pkg_updates"
 # What an unreachable, dead or misbehaving server looks like from here: reconnect with backoff.

@@ -14,6 +14,7 @@ from typing import Final
 import structlog
 from structlog.types import Processor
 
+from app.services.logs import use_structlog
 from app.services.request_context import add_request_ids
 
 HANDLER_NAME: Final = "pkg"
@@ -90,7 +91,8 @@ def _install_root_handler(numeric: int, json: bool) -> None:
 
 
 def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
-    """Idempotent: safe to call once per app (tests build several apps in one process)."""
+    """PKG's entry points only (`pkgctl`, `create_app`'s lifespan): a library configures no
+    logging. Idempotent: safe to call once per app (tests build several apps in one process)."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     _install_root_handler(numeric, json)
     structlog.configure(
@@ -106,3 +108,4 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+    use_structlog()  # PKG's loggers write to this stream from now on

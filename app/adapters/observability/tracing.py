@@ -10,12 +10,12 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import structlog
 from opentelemetry import trace
 
 from app.services import tracing
+from app.services.logs import get_logger
 
-log = structlog.get_logger("pkg.tracing")
+log = get_logger("pkg.tracing")
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 _provider: Any = None  # one per process: the API refuses to replace a global provider
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 
-import structlog
-
 from app.adapters.opa_wasm.errors import WasmEvaluationError
 from app.adapters.opa_wasm.fallback import FALLBACK_RULE_ID, OpaWasmFallback
 from app.adapters.opa_wasm.limits import WasmLimits, configure, current_limits
 from app.domain.engine import PolicyEngine
 from app.domain.snapshot import PKGSnapshotData
+from app.services.logs import get_logger
 
-log = structlog.get_logger("pkg.wasm")
+log = get_logger("pkg.wasm")
 
 WASM_RUNTIME_AVAILABLE: bool = importlib.util.find_spec("wasmtime") is not None
 

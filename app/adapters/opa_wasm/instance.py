@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 from typing import Final
 
-import structlog
 import wasmtime
 
 from app.adapters.opa_wasm.builtins import BuiltinContext
@@ -21,8 +20,9 @@ from app.adapters.opa_wasm.fastcall import I32Call, bind
 from app.adapters.opa_wasm.limits import WASM_PAGE, WasmLimits
 from app.adapters.opa_wasm.registry import HostBuiltin
 from app.domain.errors import EngineLoadError
+from app.services.logs import get_logger
 
-log = structlog.get_logger("pkg.wasm")
+log = get_logger("pkg.wasm")
 
 _libc = ctypes.CDLL(None)
 _strnlen = _libc.strnlen

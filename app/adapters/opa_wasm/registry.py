@@ -20,16 +20,15 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Final
 
-import structlog
-
 from app.adapters.opa_wasm.builtins import BUILTINS, Builtin, BuiltinContext
 from app.adapters.opa_wasm.builtins_crypto import CRYPTO_BUILTINS
 from app.adapters.opa_wasm.builtins_encoding import ENCODING_BUILTINS
 from app.adapters.opa_wasm.builtins_match import MATCH_BUILTINS
 from app.adapters.opa_wasm.builtins_time import TIME_BUILTINS
 from app.adapters.opa_wasm.builtins_units import UNITS_BUILTINS
+from app.services.logs import get_logger
 
-log = structlog.get_logger("pkg.wasm")
+log = get_logger("pkg.wasm")
 
 ENTRY_POINT_GROUP: Final = "pkg.builtins"
 MAX_ARITY: Final = 4  # the ABI's opa_builtin0..4
