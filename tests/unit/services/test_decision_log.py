@@ -10,6 +10,7 @@ from typing import Any
 from app.domain.decision import DecisionRecord, outcome_of
 from app.domain.redaction import MASK, Redaction
 from app.services.decision_log import DecisionLog
+from tests.polling import eventually
 
 
 class GatedSink:
@@ -70,13 +71,15 @@ async def test_a_full_queue_drops_and_counts_and_stop_flushes_the_rest() -> None
 
     for n in range(20):
         log.offer(decision(n), facts={"n": n})  # returns at once, whatever the sink does
-    await asyncio.sleep(0.01)  # the drain task took its first batch and is stuck writing it
+    assert (log.queued, metrics.dropped) == (5, 15)
+    # the drain task takes its first batch (2) and is stuck writing it: room for one more
+    await eventually(lambda: log.queued == 3)
     log.offer(decision(20), facts={"n": 20})
 
-    assert metrics.dropped > 0
+    assert metrics.dropped == 15
     sink.gate.set()
     await log.stop()
-    assert len(sink.records) + metrics.dropped == 21
+    assert len(sink.records) == 6
     assert metrics.written == len(sink.records)
     assert len(metrics.decisions) == 21  # every decision is counted, logged or not
 

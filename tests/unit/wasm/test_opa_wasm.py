@@ -5,20 +5,25 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 import app.adapters.opa_wasm as opa_wasm
 from app.adapters.opa_wasm import OpaWasm, WasmEvaluationError, WasmLimits
+from app.adapters.opa_wasm.runtime import runtime
 from app.domain.engine import ENGINE_REGISTRY, build_engine
 from app.domain.errors import ChecksumMismatchError, EngineLoadError
 from app.domain.snapshot import PKGSnapshotData
 from app.services.evaluator import PKGEvaluator
 from tests.unit.wasm import wat
 
-FAST_LIMITS = WasmLimits(eval_timeout_ms=50, max_memory_mb=2, pool_size=2)
+# a deadline no evaluation that returns can miss, however loaded the machine: a test that
+# needs it to trip advances the engine's own clock (`past_the_deadline`) instead of waiting
+LIMITS = WasmLimits(eval_timeout_ms=10_000, max_memory_mb=2, pool_size=2)
+DEADLINE = "exceeded 10000 ms deadline"
 EMPTY: dict[str, list[Any]] = {"subtasks": [], "dag": [], "rules": []}
 
 Kitchen = Callable[..., OpaWasm]
@@ -28,12 +33,31 @@ Kitchen = Callable[..., OpaWasm]
 def kitchen() -> Kitchen:
     """`kitchen(entrypoint, data=..., limits=...)` → an engine on the ABI 1.2 test module."""
 
-    def build(entrypoint: str, *, data: Any = None, limits: WasmLimits = FAST_LIMITS) -> OpaWasm:
+    def build(entrypoint: str, *, data: Any = None, limits: WasmLimits = LIMITS) -> OpaWasm:
         return OpaWasm.load_from_bytes(
             wat.kitchen_wasm(), entrypoint=entrypoint, data=data, limits=limits
         )
 
     return build
+
+
+def advance_until_done(engine: OpaWasm, running: Future[Any]) -> None:
+    """Advance the wasm epoch (the clock deadlines count) a whole deadline at a time until
+    `running`, an evaluation that never returns by itself, has stopped; nothing else may be
+    evaluating meanwhile, or it would be stopped too."""
+    clock = runtime().engine
+    while not running.done():  # a round that lands before the call has begun is just repeated
+        for _ in range(engine.limits.deadline_ticks):
+            clock.increment_epoch()
+        wait([running], timeout=0.001)
+
+
+def past_the_deadline(engine: OpaWasm, facts: dict[str, Any]) -> dict[str, Any]:
+    """`engine.evaluate(facts)` for a policy that loops forever: run until its deadline."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(engine.evaluate, facts)
+        advance_until_done(engine, running)
+        return running.result()
 
 
 def wasm_snapshot(
@@ -87,7 +111,7 @@ def test_an_undefined_result_set_gives_result_none(kitchen: Kitchen) -> None:
 
 
 def test_many_evaluations_reuse_the_heap(kitchen: Kitchen) -> None:
-    engine = kitchen("echo_input", limits=WasmLimits(max_memory_mb=1, pool_size=1))
+    engine = kitchen("echo_input", limits=replace(LIMITS, max_memory_mb=1, pool_size=1))
     big = {"blob": "x" * 20_000}
     for _ in range(200):  # 200 x 20 KB would overflow 1 MiB if the heap were not reset
         assert engine.evaluate(big)["result"] == big
@@ -137,7 +161,7 @@ def test_println_does_not_disturb_the_result(kitchen: Kitchen) -> None:
 
 def test_a_module_needing_an_unknown_builtin_is_refused_at_load() -> None:
     with pytest.raises(EngineLoadError, match=r"crypto\.x509\.parse_certificates"):
-        OpaWasm.load_from_bytes(wat.compile_wat(wat.unknown_builtin_wat()), limits=FAST_LIMITS)
+        OpaWasm.load_from_bytes(wat.compile_wat(wat.unknown_builtin_wat()), limits=LIMITS)
 
 
 # -- ABI versions ----------------------------------------------------------------------------
@@ -160,7 +184,7 @@ def test_an_unknown_entrypoint_is_refused_naming_the_declared_ones() -> None:
 
 def test_bytes_that_are_not_wasm_are_refused() -> None:
     with pytest.raises(EngineLoadError, match="does not compile"):
-        OpaWasm.load_from_bytes(b"\x00asm-not-really", limits=FAST_LIMITS)
+        OpaWasm.load_from_bytes(b"\x00asm-not-really", limits=LIMITS)
 
 
 # -- sandbox ---------------------------------------------------------------------------------
@@ -172,13 +196,21 @@ def test_abort_becomes_an_evaluation_error_with_the_message(kitchen: Kitchen) ->
 
 
 def test_an_infinite_loop_stops_at_the_deadline(kitchen: Kitchen) -> None:
-    engine = kitchen("loop", limits=WasmLimits(eval_timeout_ms=20, pool_size=1))
-    with pytest.raises(WasmEvaluationError, match="exceeded 20 ms deadline"):
+    # the real ticker, not `past_the_deadline`: 1 s, which the microseconds of the load-time
+    # calls (they count against it too) cannot reach, and which the loop always does
+    engine = kitchen("loop", limits=replace(LIMITS, eval_timeout_ms=1000, pool_size=1))
+    with pytest.raises(WasmEvaluationError, match="exceeded 1000 ms deadline"):
         engine.evaluate({})  # an infinite loop: returning at all is the deadline at work
 
 
+def test_the_deadline_counts_the_engines_clock(kitchen: Kitchen) -> None:
+    engine = kitchen("loop", limits=replace(LIMITS, pool_size=1))
+    with pytest.raises(WasmEvaluationError, match=DEADLINE):
+        past_the_deadline(engine, {})
+
+
 def test_memory_growth_stops_at_the_cap(kitchen: Kitchen) -> None:
-    pages = kitchen("grow", limits=WasmLimits(max_memory_mb=2)).evaluate({})["result"]
+    pages = kitchen("grow", limits=replace(LIMITS, max_memory_mb=2)).evaluate({})["result"]
     assert pages == 2 * 1024 * 1024 // 65536
 
 
@@ -197,7 +229,7 @@ def test_input_larger_than_the_cap_is_refused(kitchen: Kitchen) -> None:
 @pytest.mark.parametrize(
     ("tag", "message"),
     [
-        ("loop", "exceeded 50 ms deadline"),
+        ("loop", DEADLINE),
         ("abort", "aborted: policy said no"),
         ("trap", "trapped: .*unreachable"),
     ],
@@ -205,10 +237,11 @@ def test_input_larger_than_the_cap_is_refused(kitchen: Kitchen) -> None:
 def test_the_engine_stays_usable_after_a_failed_evaluation(
     kitchen: Kitchen, tag: str, message: str
 ) -> None:
-    engine = kitchen("guarded", limits=WasmLimits(eval_timeout_ms=50, pool_size=1))
+    engine = kitchen("guarded", limits=replace(LIMITS, pool_size=1))
     assert engine.evaluate({"tags": ["fine"]})["result"] == {"tags": ["fine"]}
+    evaluate = past_the_deadline if tag == "loop" else OpaWasm.evaluate
     with pytest.raises(WasmEvaluationError, match=message):
-        engine.evaluate({"tags": [tag]})
+        evaluate(engine, {"tags": [tag]})
     assert engine.evaluate({"tags": ["fine"]})["result"] == {"tags": ["fine"]}
     assert engine.instances_created == 1  # the trapped instance was replaced, not reused
 
@@ -219,7 +252,7 @@ def test_facts_that_are_not_json_are_refused(kitchen: Kitchen) -> None:
 
 
 def test_eight_threads_at_once_each_get_their_own_result(kitchen: Kitchen) -> None:
-    engine = kitchen("guarded", limits=WasmLimits(pool_size=8))
+    engine = kitchen("guarded", limits=replace(LIMITS, pool_size=8))
 
     def run(worker: int) -> list[bool]:
         return [
@@ -234,7 +267,7 @@ def test_eight_threads_at_once_each_get_their_own_result(kitchen: Kitchen) -> No
 
 
 def test_threads_beyond_the_pool_size_wait_for_an_instance(kitchen: Kitchen) -> None:
-    engine = kitchen("echo_input", limits=WasmLimits(pool_size=2))
+    engine = kitchen("echo_input", limits=replace(LIMITS, pool_size=2))
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda i: engine.evaluate({"i": i})["result"], range(200)))
     assert results == [{"i": i} for i in range(200)]
@@ -288,8 +321,9 @@ def test_without_wasmtime_snapshots_get_the_fallback_engine(
 
 
 def test_failures_in_some_threads_do_not_leak_into_others(kitchen: Kitchen) -> None:
-    # a deadline far above a fine decision's microseconds, so a starved CI core cannot trip it
-    engine = kitchen("guarded", limits=WasmLimits(eval_timeout_ms=250, pool_size=4))
+    # every failure is one no speed can avoid or cause: an abort, a trap, and a loop that runs
+    # until the test advances the engine's clock past its deadline; fine decisions have 10 s
+    engine = kitchen("guarded", limits=replace(LIMITS, pool_size=4))
     expected = {"fine": None, "abort": "aborted: policy said no", "trap": "unreachable"}
 
     def run(worker: int) -> list[bool]:
@@ -301,13 +335,13 @@ def test_failures_in_some_threads_do_not_leak_into_others(kitchen: Kitchen) -> N
                 outcomes.append(engine.evaluate(facts)["result"] == facts)
             except WasmEvaluationError as exc:
                 outcomes.append(tag != "fine" and str(expected[tag]) in str(exc))
-        if worker == 0:
-            try:
-                engine.evaluate({"tags": ["loop"]})
-            except WasmEvaluationError as exc:
-                outcomes.append("exceeded 250 ms deadline" in str(exc))
         return outcomes
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        looping = pool.submit(engine.evaluate, {"tags": ["loop"]})  # spins while the others run
         outcomes = [ok for batch in pool.map(run, range(8)) for ok in batch]
-    assert len(outcomes) == 481 and all(outcomes)
+        advance_until_done(engine, looping)  # only now: no other evaluation is running
+    assert len(outcomes) == 480 and all(outcomes)
+    with pytest.raises(WasmEvaluationError, match=DEADLINE):
+        looping.result()
+    assert engine.evaluate({"tags": ["fine"]})["result"] == {"tags": ["fine"]}
