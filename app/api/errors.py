@@ -8,9 +8,12 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from app.api.field_errors import readable, summary
 from app.domain.errors import (
     ChecksumMismatchError,
     ConflictError,
@@ -58,14 +61,6 @@ def problem(
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
-def _loc(parts: tuple[Any, ...] | list[Any]) -> str:
-    """`("body", "rules", 2, "op")` → `rules[2].op` (the `body`/`query` prefix is dropped)."""
-    out = ""
-    for part in parts[1:] if parts and parts[0] in ("body", "query", "path") else parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
-
-
 # status for each domain error: one table, not a chain of handlers
 DOMAIN_STATUS: dict[type[Exception], int] = {
     DocumentError: 422,
@@ -81,13 +76,15 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
 }
 
 
-def problem_for(exc: Exception, instance: str) -> ProblemResponse:
+def problem_for(
+    exc: Exception, instance: str, *, body_model: type[BaseModel] | None = None
+) -> ProblemResponse:
     """The problem+json answer for any exception a request raised (the app's handlers and the
-    lean /evaluate handler both answer through this)."""
+    lean /evaluate handler both answer through this). A validation error reads in the caller's
+    terms (`field_errors.readable`); `body_model` is the route's body, to name known fields."""
     if isinstance(exc, RequestValidationError):
-        errors = [{"loc": _loc(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
-        detail = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors)
-        return problem(422, detail or "invalid request", errors=errors, instance=instance)
+        errors = readable(exc.errors(), body_model=body_model)
+        return problem(422, summary(errors), errors=list(errors), instance=instance)
     if isinstance(exc, StarletteHTTPException):
         headers = dict(exc.headers) if exc.headers else None
         return problem(exc.status_code, str(exc.detail), instance=instance, headers=headers)
@@ -109,7 +106,16 @@ def _domain_problem(exc: Exception, status: int, instance: str) -> ProblemRespon
 
 
 async def _handle(request: Request, exc: Exception) -> Response:
-    return problem_for(exc, request.url.path)
+    return problem_for(exc, request.url.path, body_model=_body_model(request))
+
+
+def _body_model(request: Request) -> type[BaseModel] | None:
+    route = request.scope.get("route")
+    field = route.body_field if isinstance(route, APIRoute) else None
+    annotation = getattr(getattr(field, "field_info", None), "annotation", None)
+    return (
+        annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

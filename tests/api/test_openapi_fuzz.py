@@ -22,6 +22,11 @@ TOKEN = "fuzz-admin-token"
 READER = "fuzz-reader-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 EXAMPLES_PER_OPERATION = 15
+# pydantic's own names for its validators and its phrasing: never in a problem a person reads
+PYDANTIC_MARKERS = re.compile(
+    r"function-(after|before|wrap|plain)\[|Input should be|list\[dict\[|dict\[str,|union_tag"
+    r"|json-or-python\[|is-instance\[|Field required|Extra inputs are not permitted|Value error,"
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +75,8 @@ def fuzz(operation: Any, url: str, failures: list[str], seen: Seen) -> Callable[
             kind = (response.headers.get("content-type") or [""])[0]  # header -> values
             if not kind.startswith("application/problem+json"):
                 failures.append(f"{where}: not problem+json ({kind})")
+            elif marker := PYDANTIC_MARKERS.search(response.text):
+                failures.append(f"{where}: pydantic's {marker.group()!r} in {response.text[:300]}")
 
     return exercise
 
