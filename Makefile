@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared
 
-.PHONY: run test lock test-latest install install-dev services tools wasm-example lint typecheck pytest bench bench-wasm bench-http bench-propagation bench-shadow bench-decision-log clean
+.PHONY: run test check imports lock test-latest install install-dev services tools wasm-example lint typecheck pytest bench bench-wasm bench-http bench-propagation bench-shadow bench-decision-log clean
 
 # uv, the installer, in a venv of its own, checked against the hashes in scripts/uv-requirements.txt
 UV_HOME := .uv
@@ -56,8 +56,18 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	PKG_SEED_FILE=$${PKG_SEED_FILE:-examples/hotel_ops.yaml} $(BIN)/pkgctl serve
 
-## make test: lint, type-check and the whole suite (starts its own PostgreSQL and Redis)
-test: install-dev services tools lint typecheck pytest
+## make test: lint, type-check, the import contracts and the whole suite (starts
+## its own PostgreSQL and Redis)
+test: install-dev services tools lint typecheck imports pytest
+
+## make check: the edit-run loop, well under a minute: lint, types, import contracts and the unit
+## tests (the domain, the services, the engines; no servers, no databases)
+check: lint typecheck imports
+	$(BIN)/pytest -q tests/unit
+
+## the import contracts in pyproject.toml ([tool.importlinter]): layers, no circles
+imports: install-dev
+	$(BIN)/lint-imports
 
 services:
 	bash scripts/install-test-services.sh

@@ -2,9 +2,9 @@
 
 Names resolve lazily, so `import app.domain...` (e.g. in a CLI or a test of the pure core)
 does not pull in the web framework, the database drivers or wasmtime. Resolving one of the
-seed's names installs the engines and feed adapters PKG ships (`app.wiring.install_defaults`,
-explicit and idempotent), so `PKGEvaluator(wasm_snapshot)` and `PKGManager(client, Redis())`
-work as the seed documents.
+seed's names installs the engines and feed adapters PKG ships
+(`app.entrypoints.composition.install_defaults`, explicit and idempotent), so
+`PKGEvaluator(wasm_snapshot)` and `PKGManager(client, Redis())` work as the seed documents.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ _EXPORTS = {
     "register_engine": "app.domain.engine",
     "register_builtin": "app.adapters.opa_wasm.registry",
     "PolicyEngine": "app.domain.engine",
-    "get_global_pkg_manager": "app.lifespan",
-    "initialize_global_pkg_manager": "app.lifespan",
-    "create_app": "app.main",
+    "get_global_pkg_manager": "app.entrypoints.http.lifespan",
+    "initialize_global_pkg_manager": "app.entrypoints.http.lifespan",
+    "create_app": "app.entrypoints.http.app",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -35,7 +35,7 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'app' has no attribute {name!r}")
-    from app.wiring import install_defaults
+    from app.entrypoints.composition.defaults import install_defaults
 
     install_defaults()
     return getattr(importlib.import_module(module), name)

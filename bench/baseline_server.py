@@ -3,11 +3,11 @@
     .venv/bin/python -m bench.baseline_server hello_fastapi:app --app-dir DIR --port N
         [--workers N] [--stock]
 
-The settings are `app.serving.uvicorn_options` (uvloop, PKG's one-write httptools protocol,
-the backlog, no access log, PKG's keep-alive timeout), and several workers get a socket each as
-under `pkgctl serve` (`app.serving.run_uvicorn`). `--stock` runs uvicorn's own httptools
-protocol and supervisor instead, which is how a FastAPI app usually runs, to show what PKG's
-serving alone is worth.
+The settings are `uvicorn_options` of app/entrypoints/server/serve.py (uvloop, PKG's one-write
+httptools protocol, the backlog, no access log, PKG's keep-alive timeout), and several workers get a
+socket each as under `pkgctl serve` (`run_uvicorn`, same module). `--stock` runs uvicorn's own
+httptools protocol and supervisor instead, which is how a FastAPI app usually runs, to show what
+PKG's serving alone is worth.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 
 import uvicorn
 
-from app.serving import run_uvicorn, uvicorn_options
+from app.entrypoints.server.serve import run_uvicorn, uvicorn_options
 from app.settings import Settings
 
 

@@ -179,7 +179,7 @@ def start_servers(tmp: Path, workers: int, docs: dict[str, Path]) -> dict[str, S
 
 
 def baseline_command(spec: ServerSpec, workers: int) -> list[str]:
-    """A baseline on PKG's uvicorn settings (app/serving.py), or on stock uvicorn."""
+    """A baseline on PKG's uvicorn settings (app/entrypoints/server/serve.py), or stock uvicorn."""
     return [
         *(sys.executable, "-m", "bench.baseline_server", spec.app, "--app-dir", str(spec.app_dir)),
         *("--port", "{port}", "--workers", str(workers)),

@@ -51,7 +51,7 @@ class ServerProcess:
         env = {**os.environ, **self.env, "PKG_HOST": "127.0.0.1", "PKG_PORT": str(self.port)}
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
-            command = [sys.executable, "-m", "app.cli", "serve", *self.args]
+            command = [sys.executable, "-m", "app.entrypoints.cli", "serve", *self.args]
             if self.command is not None:
                 command = [part.format(port=self.port) for part in self.command]
             self.process = subprocess.Popen(

@@ -3,7 +3,7 @@ by the harness itself, once per session, on free loopback ports."""
 
 pytest_plugins = ["tests.services.postgres", "tests.services.redis"]
 
-from app.wiring import install_defaults  # noqa: E402  # after the docstring and plugins
+from app.entrypoints.composition import install_defaults  # noqa: E402  # after the docstring and plugins
 
 # the tests' composition root: the engines and feed adapters PKG ships, as create_app installs
 install_defaults()

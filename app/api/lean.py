@@ -2,15 +2,15 @@
 
 A request through FastAPI passes seven middleware layers, route matching, dependency solving
 and a response class before and after a decision that takes microseconds; under load that is
-most of the server's time. `PKGApp` (app/main.py) hands these two paths to `LeanEvaluate`
-before any of that runs. It does what the stack did, in the same order, through the same
-functions, so statuses, bodies and headers are identical (tests/api/test_lean_evaluate.py):
+most of the server's time. `PKGApp` (app/entrypoints/http/app.py) hands these two paths to
+`LeanEvaluate` before any of that runs. It does what the stack did, in the same order, through
+the same functions, so statuses, bodies and headers are identical (tests/api/test_lean_evaluate.py):
 
 1. body limit by Content-Length (413, as `BodySizeLimit`);
 2. the manager (503 while starting), the bearer token (`authorize`: 401/403);
 3. query parameters (`EvaluateQuery` / `BatchQuery`, 422 naming the field);
 4. the body, counted while read (413), parsed with orjson (`parse_facts`) or `parse_batch`;
-5. `evaluate_facts` / `evaluate_items` of app/api/routes/evaluate.py (the per-decision hook
+5. `evaluate_facts` / `evaluate_items` of app/api/evaluation.py (the per-decision hook
    point is `decide` there), rendered with orjson; any exception → `problem_for`.
 
 The FastAPI routes stay registered: they document both paths in the OpenAPI schema, serve
@@ -33,8 +33,8 @@ from starlette.types import Receive, Scope, Send
 from app.api.auth import authorize, bearer_token, is_loopback_host
 from app.api.body import parse_facts, render
 from app.api.errors import problem_for
+from app.api.evaluation import evaluate_facts, evaluate_items, parse_batch
 from app.api.limits import send_too_large
-from app.api.routes.evaluate import evaluate_facts, evaluate_items, parse_batch
 from app.api.schemas import BatchQuery, EvaluateQuery
 from app.api.telemetry import REQUEST_ID_HEADER, EchoingSend, request_id_of
 from app.domain.nesting import nesting_bound, text_depth

@@ -36,7 +36,7 @@ def build_engine(snapshot: PKGSnapshotData) -> PolicyEngine:
     except KeyError:
         known = (
             ", ".join(sorted(ENGINE_REGISTRY))
-            or "none; app.wiring.install_defaults() adds native, wasm"
+            or "none; app.entrypoints.composition.install_defaults() adds native, wasm"
         )
         raise UnknownEngineError(
             f"unknown engine {snapshot.engine!r} for snapshot {snapshot.version} "

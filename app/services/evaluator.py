@@ -53,10 +53,10 @@ class PKGEvaluator:
     """Compiles a snapshot once; `evaluate` is sync, thread-safe and never raises for a policy
     failure (it returns the error envelope). Bad facts raise `FactsError` (a ValueError).
 
-    The engine comes from the registry (`app.wiring.install_default_engines()` puts `native`
-    and `wasm` there); an engine that cannot load the snapshot raises a `ValueError` subclass
-    (`UnknownEngineError`, `EngineLoadError`). `loaded_at` is a Unix time (float), as in the
-    seed; `loaded_at_iso` is the same instant as an aware datetime."""
+    The engine comes from the registry (`install_default_engines()` in app/entrypoints/composition
+    puts `native` and `wasm` there); an engine that cannot load the snapshot raises a
+    `ValueError` subclass (`UnknownEngineError`, `EngineLoadError`). `loaded_at` is a Unix time
+    (float), as in the seed; `loaded_at_iso` is the same instant as an aware datetime."""
 
     def __init__(self, snapshot: PKGSnapshotData) -> None:
         # the one verification: engines trust a verified snapshot. One built by hand without a

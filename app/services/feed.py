@@ -59,7 +59,7 @@ def adapt_feed(client: object) -> ChangeFeed | None:
             return feed
     raise TypeError(
         f"cannot use {type(client).__name__} as a change feed (a redis.asyncio.Redis needs "
-        "the adapter app.wiring.install_defaults() registers)"
+        "the adapter app.entrypoints.composition.install_defaults() registers)"
     )
 
 

@@ -1,4 +1,5 @@
-"""The manager's settings, as one frozen value (built from `Settings` in app/lifespan.py)."""
+"""The manager's settings, as one frozen value (built from `Settings` by `manager_config` in
+app/entrypoints/composition/builders.py)."""
 
 from __future__ import annotations
 

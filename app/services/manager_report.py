@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
-if TYPE_CHECKING:
-    from app.services.manager import PKGManager
+from app.services.activation import ActivationRecord
+from app.services.evaluator import PKGEvaluator
+from app.services.evaluator_loader import EvaluatorLoader
 
 # the seed's health keys plus ours (db_connected, active_since, db_active_version)
 HEALTH_KEYS: Final = (
@@ -24,7 +25,37 @@ HEALTH_KEYS: Final = (
 )
 
 
-def metadata_report(manager: PKGManager) -> dict[str, Any]:
+class Reporting(Protocol):
+    """What the report reads of a replica's manager (PKGManager is one; this module needs no
+    import of it, so the two do not import each other)."""
+
+    @property
+    def record(self) -> ActivationRecord: ...
+    @property
+    def loader(self) -> EvaluatorLoader: ...
+    @property
+    def env(self) -> str: ...
+    @property
+    def cache_limit(self) -> int: ...
+    @property
+    def healthy(self) -> bool: ...
+    @property
+    def degraded_mode(self) -> bool: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def db_connected(self) -> bool: ...
+    @property
+    def db_active_version(self) -> str | None: ...
+    @property
+    def redis_connected(self) -> bool: ...
+    @property
+    def feed_transport(self) -> str | None: ...
+    def get_active_evaluator(self) -> PKGEvaluator | None: ...
+    def cached_versions(self) -> list[str]: ...
+
+
+def metadata_report(manager: Reporting) -> dict[str, Any]:
     active, record = manager.get_active_evaluator(), manager.record
     cached = manager.cached_versions()
     return {

@@ -1,6 +1,6 @@
 """What the services need from the outside world, named for the role (STYLE.md: a pure core,
 adapters plugging in through small protocols). `PKGClient` implements both stores; mypy checks
-it against them where the composition root hands it over (app/lifespan.py)."""
+it against them where the composition root hands it over (app/entrypoints/http/lifespan.py)."""
 
 from __future__ import annotations
 

@@ -104,8 +104,15 @@ async def test_an_oversize_body_is_413(api: httpx.AsyncClient) -> None:
 async def test_batches_over_the_limit_are_413(app_factory: Any) -> None:
     api = await app_factory(max_batch_items=2)
     await push_and_promote(api, example("hotel_ops.yaml"))
-    assert_problem(await api.post("/evaluate/batch", json={"items": [{}, {}, {}]}), 413)
-    assert_problem(await api.post("/evaluate/batch", json={"items": []}), 422)
+    for lean in (True, False):  # one implementation (app/api/evaluation.py), one answer
+        client = api if lean else await app_factory(max_batch_items=2, lean_evaluate=False)
+        too_many = await client.post("/evaluate/batch", json={"items": [{}, {}, {}]})
+        assert_problem(too_many, 413)
+        assert too_many.json()["detail"] == (
+            "items: 3 fact sets; at most 2 per batch (PKG_MAX_BATCH_ITEMS): "
+            "split it into batches of 2"
+        )
+        assert_problem(await client.post("/evaluate/batch", json={"items": []}), 422)
 
 
 @pytest.mark.parametrize(

@@ -8,13 +8,29 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
+from app.services.guard import GuardWatch
 from tests.api.conftest import example, push_and_promote
 from tests.api.test_shadow_lanes import VIP_ALLERGY, decide_all, open_lane, settled
 from tests.api.test_wasm_policy import wasm_document
+from tests.polling import eventually
 
 QUICK = {"shadow_flush_interval_s": 0.05, "guard_interval_s": 0.05}
 DIVERGENCE_GUARD = {"max_divergence": 0.02, "min_shadow_decisions": 20}
+
+
+def guard_rounds(monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """One entry per round any `GuardWatch` completes from now on (it keeps no count itself)."""
+    completed: list[None] = []
+    tick = GuardWatch.tick
+
+    async def counted(self: GuardWatch) -> None:
+        await tick(self)
+        completed.append(None)
+
+    monkeypatch.setattr(GuardWatch, "tick", counted)
+    return completed
 
 
 async def shadowed(app_factory: Callable[..., Any], candidate: dict[str, Any]) -> httpx.AsyncClient:
@@ -103,8 +119,9 @@ async def test_an_incomplete_guard_is_a_422_naming_it(api: httpx.AsyncClient) ->
 
 
 async def test_a_watched_promotion_that_answers_errors_is_rolled_back_once_by_the_service(
-    app_factory: Callable[..., Any],
+    app_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    rounds = guard_rounds(monkeypatch)
     api = await app_factory(**QUICK)
     await push_and_promote(api, example("hotel_ops.yaml"))
     await api.post("/snapshots", json=wasm_document("broken@1", entrypoint="abort"))
@@ -126,7 +143,10 @@ async def test_a_watched_promotion_that_answers_errors_is_rolled_back_once_by_th
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(answered_by_v1(), 30)
-    await asyncio.sleep(0.3)  # several more guard rounds: none may roll back again
+    # the round that rolled back may still be finishing: three more completed rounds include
+    # at least two that began after it, and none of them may roll back again
+    seen = len(rounds)
+    await eventually(lambda: len(rounds) >= seen + 3, within=30)
 
     trail = (await api.get("/promotions")).json()
     rollbacks = [row for row in trail if row["action"] == "rollback"]

@@ -78,6 +78,7 @@ CASES: list[Case] = [
     ("batch item not an object", "/evaluate/batch", {}, reader, b'{"items": [{}, 7]}'),
     ("batch item bad facts", "/evaluate/batch", {}, reader, _json({"items": [{}, {"tags": 1}]})),
     ("batch item too deep", "/evaluate/batch", {}, reader, _json({"items": [_deep(40)]})),
+    ("batch over the item limit", "/evaluate/batch", {}, reader, _json({"items": [{}] * 101})),
     ("batch items at the limit", "/evaluate/batch", {}, reader, _json({"items": [_deep(31)] * 3})),
     ("batch item over the limit", "/evaluate/batch", {}, reader, _json({"items": [{}, _deep(32)]})),
     ("batch, brackets in strings", "/evaluate/batch", {}, reader, _json({"items": [TRICKY] * 60})),

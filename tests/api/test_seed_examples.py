@@ -17,7 +17,7 @@ from app import (
     initialize_global_pkg_manager,
 )
 from app.domain.document import parse_policy_document
-from app.lifespan import reset_global_pkg_manager
+from app.entrypoints.http.lifespan import reset_global_pkg_manager
 from app.settings import Settings
 from tests.api.conftest import example
 from tests.polling import eventually

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.entrypoints.cli import cli
 from bench.server import ROOT, ServerProcess
 from tests.api.test_hostile_documents import alias_bomb, nested_yaml
 from tests.unit.wasm import wat

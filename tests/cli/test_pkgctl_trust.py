@@ -16,7 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.entrypoints.cli import cli
 from app.services.signing import Verifier
 from bench.server import ROOT, ServerProcess
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.entrypoints.cli import cli
 from bench.server import ROOT, ServerProcess
 
 RBAC = ROOT / "examples" / "wasm" / "rbac"

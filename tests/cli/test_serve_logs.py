@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.entrypoints.cli import cli
 from bench.server import ROOT, ServerProcess
 
 TOKEN = "serve-logs-admin-token"

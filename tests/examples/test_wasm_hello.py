@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.entrypoints.cli import cli
 from bench.server import ROOT, ServerProcess
 
 EXAMPLE = ROOT / "examples" / "wasm" / "hello"

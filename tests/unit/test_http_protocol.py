@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from app.adapters.http_protocol import (
+from app.entrypoints.server.protocol import (
     FLUSH_BYTES,
     CoalescingHttpToolsProtocol,
     CoalescingTransport,

@@ -134,7 +134,7 @@ async def test_a_closed_bus_refuses_to_publish_and_listen_returns_at_once() -> N
     await bus.close()
     with pytest.raises(RuntimeError):
         await bus.publish(activate("late"))
-    await asyncio.wait_for(bus.listen(recorder.on_message, recorder.on_subscribed), 1)
+    await asyncio.wait_for(bus.listen(recorder.on_message, recorder.on_subscribed), 5)
     assert recorder.subscribed == 0
 
 

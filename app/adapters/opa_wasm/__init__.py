@@ -1,7 +1,7 @@
 """OPA WebAssembly policies on wasmtime (DESIGN.md §4).
 
-`app.wiring.install_default_engines()` registers `build_wasm_engine` as the `wasm` engine
-type (nothing registers at import). Without wasmtime installed, `wasm`
+`install_default_engines()` (app/entrypoints/composition) registers `build_wasm_engine` as the
+`wasm` engine type (nothing registers at import). Without wasmtime installed, `wasm`
 snapshots get `OpaWasmFallback`, which evaluates to an empty decision marked `wasm-fallback`.
 """
 

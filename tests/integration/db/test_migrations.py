@@ -73,7 +73,7 @@ async def test_concurrent_migrate_processes_on_postgres_serialize(
     url = postgres_server.url(name)
     env = {**os.environ, "PKG_DATABASE_URL": url, "PKG_LOG_LEVEL": "WARNING"}
     try:
-        command = (sys.executable, "-m", "app.cli", "migrate")
+        command = (sys.executable, "-m", "app.entrypoints.cli", "migrate")
         pipe, merged = asyncio.subprocess.PIPE, asyncio.subprocess.STDOUT
         processes = [
             await asyncio.create_subprocess_exec(

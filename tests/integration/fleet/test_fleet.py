@@ -8,40 +8,80 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from functools import partial
 
 import pytest
 
-from tests.integration.fleet.conftest import RECONCILE_S, Fleet, Replica, wait_until
+from tests.integration.fleet.conftest import (
+    RECONCILE_S,
+    SETTLE_S,
+    Fleet,
+    Replica,
+    _replica,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BACKOFF_BOUND_S = 1 + 3 + 7  # the first three reconnect waits: 1, then ≤ b*2+1 each
 
 
-def test_a_promotion_through_a_is_served_by_b_through_redis(fleet: Fleet) -> None:
+@pytest.fixture(scope="module")
+def listener(fleet: Fleet) -> Iterator[Replica]:
+    """A third replica that never polls (one reconcile an hour): after its start-up, a version
+    reaches it through Redis, or through the reconcile of a resubscription, and no reconcile
+    tick can beat a message to it (on a and b one can, the more often the slower the machine).
+
+    Its first subscription also reconciles, at a moment nobody sees: a promotion it serves
+    marks that reconcile as done (a message is delivered only after it)."""
+    replica = _replica("c", {**fleet.env, "PKG_RECONCILE_INTERVAL_S": "3600"}, fleet.tmp)
+    try:
+        replica.server.wait(path="/health")
+        wait_until(partial(redis_connected, replica), within=SETTLE_S)
+        fleet.push("fleet-listener@1")
+        fleet.promote("fleet-listener@1")
+        for each in (fleet.a, fleet.b, replica):
+            wait_until(partial(serves, each, "fleet-listener@1"), within=RECONCILE_S + SETTLE_S)
+        yield replica
+    finally:
+        replica.server.stop()
+
+
+def test_a_promotion_through_a_is_served_by_the_others_through_redis(
+    fleet: Fleet, listener: Replica
+) -> None:
     fleet.push("fleet@2")
     fleet.promote("fleet@2")
     assert fleet.a.serves() == "fleet@2"  # the replica that took the write serves it at once
-    wait_until(lambda: fleet.b.serves() == "fleet@2", within=1.0)
-    assert fleet.b.metadata()["last_activation_source"] == "redis"
+    for replica in (fleet.b, listener):
+        wait_until(partial(serves, replica, "fleet@2"), within=SETTLE_S)
+    assert listener.metadata()["last_activation_source"] == "redis"
     assert fleet.b.health()["redis_connected"] is True
 
 
-def test_with_redis_stopped_during_a_promotion_b_converges_and_reconnects(fleet: Fleet) -> None:
+def test_with_redis_stopped_during_a_promotion_b_converges_and_reconnects(
+    fleet: Fleet, listener: Replica
+) -> None:
     fleet.push("fleet@3")
     fleet.redis.stop()
     try:
-        wait_until(lambda: not fleet.b.health()["redis_connected"], within=10)
+        for replica in (fleet.b, listener):
+            wait_until(partial(redis_lost, replica), within=10)
         fleet.promote("fleet@3")  # the publish fails; the promotion stands
         assert fleet.a.serves() == "fleet@3"
     finally:
         fleet.redis.start()
     wait_until(lambda: fleet.b.serves() == "fleet@3", within=RECONCILE_S + BACKOFF_BOUND_S)
-    wait_until(lambda: fleet.b.health()["redis_connected"], within=BACKOFF_BOUND_S + 5)
+    wait_until(partial(redis_connected, fleet.b), within=BACKOFF_BOUND_S + SETTLE_S)
+    # the listener hears of fleet@3 only by resubscribing, once that reconcile is done
+    wait_until(partial(serves, listener, "fleet@3"), within=BACKOFF_BOUND_S + SETTLE_S)
+    assert listener.metadata()["last_activation_source"] == "resubscribe"
+    assert listener.health()["redis_connected"] is True
     fleet.push("fleet@4")
     fleet.promote("fleet@4")
-    wait_until(lambda: fleet.b.serves() == "fleet@4", within=1.0)
-    assert fleet.b.metadata()["last_activation_source"] == "redis"
+    for replica in (fleet.b, listener):
+        wait_until(partial(serves, replica, "fleet@4"), within=SETTLE_S)
+    assert listener.metadata()["last_activation_source"] == "redis"
 
 
 def test_with_redis_gone_for_good_b_still_converges_by_polling(fleet: Fleet) -> None:
@@ -49,12 +89,20 @@ def test_with_redis_gone_for_good_b_still_converges_by_polling(fleet: Fleet) -> 
     try:
         wait_until(lambda: not fleet.b.health()["redis_connected"], within=10)
         fleet.promote("fleet@2")
-        wait_until(lambda: fleet.b.serves() == "fleet@2", within=RECONCILE_S + 2)
+        wait_until(lambda: fleet.b.serves() == "fleet@2", within=RECONCILE_S + SETTLE_S)
         assert fleet.b.metadata()["last_activation_source"] == "reconcile"
         assert fleet.b.health()["status"] == "ok"  # polling keeps it correct, not degraded
     finally:
         fleet.redis.start()
-    wait_until(lambda: fleet.b.health()["redis_connected"], within=BACKOFF_BOUND_S + 5)
+    wait_until(partial(redis_connected, fleet.b), within=BACKOFF_BOUND_S + SETTLE_S)
+
+
+def redis_connected(replica: Replica) -> bool:
+    return bool(replica.health()["redis_connected"])
+
+
+def redis_lost(replica: Replica) -> bool:
+    return not redis_connected(replica)
 
 
 def db_lost(replica: Replica) -> bool:
@@ -68,7 +116,7 @@ def test_with_postgres_down_replicas_serve_report_degraded_and_refuse_writes(
     fleet.postgres.stop()
     try:
         for replica in (fleet.a, fleet.b):
-            wait_until(partial(db_lost, replica), within=RECONCILE_S + 5)
+            wait_until(partial(db_lost, replica), within=RECONCILE_S + SETTLE_S)
             health = replica.health()
             assert health["status"] == "degraded" and "database" in health["last_error"]
             assert replica.serves() == serving
@@ -78,9 +126,9 @@ def test_with_postgres_down_replicas_serve_report_degraded_and_refuse_writes(
     finally:
         fleet.postgres.start()
     for replica in (fleet.a, fleet.b):
-        wait_until(partial(is_ok, replica), within=RECONCILE_S + 5)
+        wait_until(partial(is_ok, replica), within=RECONCILE_S + SETTLE_S)
     fleet.promote("fleet@1")
-    wait_until(lambda: fleet.b.serves() == "fleet@1", within=RECONCILE_S + 1)
+    wait_until(lambda: fleet.b.serves() == "fleet@1", within=RECONCILE_S + SETTLE_S)
 
 
 def is_ok(replica: Replica) -> bool:
@@ -102,7 +150,7 @@ def test_a_replica_restarted_while_postgres_is_down_serves_the_last_known_good(
         assert fleet.b.metadata()["served_from_cache"] is True
     finally:
         fleet.postgres.start()
-    wait_until(lambda: fleet.b.health()["status"] == "ok", within=RECONCILE_S + 5)
+    wait_until(lambda: fleet.b.health()["status"] == "ok", within=RECONCILE_S + SETTLE_S)
 
 
 def test_fifty_promotions_under_load_fail_no_request(fleet: Fleet) -> None:
@@ -141,16 +189,18 @@ def test_fifty_promotions_under_load_fail_no_request(fleet: Fleet) -> None:
     assert set(seen) <= active_at_some_point
 
 
-def test_both_replicas_report_themselves_as_converged_devices(fleet: Fleet) -> None:
+def test_every_replica_reports_itself_as_a_converged_device(
+    fleet: Fleet, listener: Replica
+) -> None:
     fleet.promote("fleet@2")
-    wait_until(lambda: fleet.b.serves() == "fleet@2", within=RECONCILE_S + 1)
+    wait_until(lambda: fleet.b.serves() == "fleet@2", within=RECONCILE_S + SETTLE_S)
 
     def converged() -> bool:
         devices = fleet.a.get("/devices", params={"device_type": "pkg-service"}).json()
         versions = {d["device_id"]: d["version"] for d in devices}
-        return versions == {"pkg-service:a": "fleet@2", "pkg-service:b": "fleet@2"}
+        return versions == {f"pkg-service:{name}": "fleet@2" for name in ("a", "b", "c")}
 
-    wait_until(converged, within=5)
+    wait_until(converged, within=SETTLE_S)
 
 
 def test_an_operator_override_after_a_promotion_lasts_until_the_db_changes(fleet: Fleet) -> None:
@@ -163,11 +213,11 @@ def test_an_operator_override_after_a_promotion_lasts_until_the_db_changes(fleet
             fleet.push(version)
     fleet.promote("fleet@5")
     for replica in (fleet.a, fleet.b):
-        wait_until(partial(serves, replica, "fleet@5"), within=RECONCILE_S + 1)
+        wait_until(partial(serves, replica, "fleet@5"), within=RECONCILE_S + SETTLE_S)
     with redis.Redis.from_url(fleet.redis.url) as client:
         client.publish("pkg_updates", "activate:fleet@1")
     for replica in (fleet.a, fleet.b):
-        wait_until(partial(serves, replica, "fleet@1"), within=1.0)
+        wait_until(partial(serves, replica, "fleet@1"), within=SETTLE_S)  # only Redis says so
     reconciled = [r.metadata()["last_activation"] for r in (fleet.a, fleet.b)]
     threading.Event().wait(RECONCILE_S * 2 + 0.5)  # two reconcile ticks pass on each replica
     for replica, activated in zip((fleet.a, fleet.b), reconciled, strict=True):
@@ -176,7 +226,7 @@ def test_an_operator_override_after_a_promotion_lasts_until_the_db_changes(fleet
         assert replica.health()["db_active_version"] == "fleet@5"
     fleet.promote("fleet@6")  # the DB's active version changes: the override ends
     for replica in (fleet.a, fleet.b):
-        wait_until(partial(serves, replica, "fleet@6"), within=RECONCILE_S + 1)
+        wait_until(partial(serves, replica, "fleet@6"), within=RECONCILE_S + SETTLE_S)
 
 
 def serves(replica: Replica, version: str) -> bool:

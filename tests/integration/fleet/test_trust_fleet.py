@@ -24,14 +24,15 @@ from typer.testing import CliRunner
 
 from app.adapters.db import PKGClient
 from app.adapters.db.migrations import upgrade_to_head
-from app.cli import cli
 from app.domain.document import parse_policy_document
+from app.entrypoints.cli import cli
 from app.services.signing import Signer, generate_key_pair
 from bench.server import ROOT
 from tests.integration.fleet.conftest import (
     ADMIN,
     HEADERS,
     RECONCILE_S,
+    SETTLE_S,
     Replica,
     _replica,
     wait_until,
@@ -125,7 +126,7 @@ def fleet(
         )
         fleet.push("trust@1", keys["new"][0])
         assert fleet.promote("trust@1").status_code == 201
-        wait_until(lambda: b.serves() == "trust@1", within=RECONCILE_S + 5)
+        wait_until(lambda: b.serves() == "trust@1", within=RECONCILE_S + SETTLE_S)
         yield fleet
     finally:
         a.server.stop()
@@ -180,7 +181,7 @@ def test_a_rule_changed_with_its_checksum_is_refused_on_both_replicas(
     fleet.promote_behind_the_back("trust@2")  # reconcile sees it within RECONCILE_S
     redis.Redis.from_url(fleet.redis_url).publish(fleet.channel, "activate:trust@2")
     for replica in (fleet.a, fleet.b):
-        wait_until(partial(_refused, replica, "does not verify"), within=RECONCILE_S + 5)
+        wait_until(partial(_refused, replica, "does not verify"), within=RECONCILE_S + SETTLE_S)
         assert replica.serves() == "trust@1"
         assert replica.health()["status"] == "degraded"
         assert _rejections(replica) > before[replica.name]
@@ -203,13 +204,13 @@ def test_a_rotated_out_key_is_refused_and_the_new_key_passes(
     assert refused.status_code == 422 and f"unknown key id {old.key_id}" in refused.text
     fleet.promote_behind_the_back("trust@3")
     for replica in (fleet.a, fleet.b):
-        wait_until(partial(_refused, replica, "unknown key id"), within=RECONCILE_S + 5)
+        wait_until(partial(_refused, replica, "unknown key id"), within=RECONCILE_S + SETTLE_S)
         assert replica.serves() == "trust@1"
 
     fleet.push("trust@4", new)
     assert fleet.promote("trust@4").status_code == 201
     for replica in (fleet.a, fleet.b):
-        wait_until(partial(_serves, replica, "trust@4"), within=RECONCILE_S + 2)
+        wait_until(partial(_serves, replica, "trust@4"), within=RECONCILE_S + SETTLE_S)
         assert replica.health()["status"] == "ok"
 
 

@@ -144,7 +144,7 @@ def test_promotions_under_load_never_fail_a_request(workers: ServerProcess) -> N
 
 
 def test_the_metrics_directory_is_cleaned_at_start(tmp_path: Path) -> None:
-    from app.serving import metrics_directory
+    from app.entrypoints.server.serve import metrics_directory
 
     stale = tmp_path / "counter_12345.db"
     stale.write_bytes(b"old values")

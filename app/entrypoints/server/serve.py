@@ -1,12 +1,12 @@
 """Running the server: uvicorn on uvloop + httptools, one process or N worker processes.
 
-uvicorn's `http` setting is `CoalescingHttpToolsProtocol` (app/adapters/http_protocol.py):
+uvicorn's `http` setting is `CoalescingHttpToolsProtocol` (protocol.py beside this module):
 httptools, with the writes of one turn of the event loop sent together (`uvicorn_options`).
 
 One worker serves `create_app(settings)` in this process. With N > 1 uvicorn's supervisor
-starts N processes that each build the app from the environment (`app.main:create_app`) and run
+starts N processes that each build the app from the environment (`create_served_app`) and run
 their own manager. On Linux each worker has its own listening socket in one `SO_REUSEPORT` group,
-so the kernel spreads connections evenly (app/adapters/supervisor.py); elsewhere they share one:
+so the kernel spreads connections evenly (supervisor.py); elsewhere they share one:
 - with Redis every worker subscribes to the change feed, so each hot-swaps within milliseconds;
 - embedded (no Redis) the in-process bus reaches only the worker that made the change, so each
   worker re-reads the active version every `PKG_WORKER_SYNC_INTERVAL_S` (0.5 s, one indexed
@@ -17,20 +17,18 @@ so the kernel spreads connections evenly (app/adapters/supervisor.py); elsewhere
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-from app.adapters.http_protocol import CoalescingHttpToolsProtocol
 from app.adapters.observability.logging import configure_logging
 from app.adapters.observability.metrics import MULTIPROC_ENV
-from app.adapters.supervisor import BALANCED, BalancedMultiprocess
+from app.entrypoints.server.protocol import CoalescingHttpToolsProtocol
+from app.entrypoints.server.supervisor import BALANCED, BalancedMultiprocess
 from app.settings import Settings
 
 UVICORN_OPTIONS: Final[dict[str, Any]] = {
@@ -43,8 +41,7 @@ UVICORN_OPTIONS: Final[dict[str, Any]] = {
     "lifespan": "on",
     "backlog": 4096,
 }
-STARTUP_LOCK: Final = ".startup.lock"
-FACTORY: Final = "app.serving:create_served_app"
+FACTORY: Final = "app.entrypoints.server.serve:create_served_app"
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -86,7 +83,7 @@ def create_served_app(settings: Settings | None = None) -> Any:
     """The app as `pkgctl serve` runs it: after start-up, everything alive then (modules,
     routes, the compiled snapshot) leaves the garbage collector's view (`gc.freeze`), so a
     full collection walks only what requests allocate: no pause of tens of ms under load."""
-    from app.main import create_app
+    from app.entrypoints.http.app import create_app
 
     app = create_app(settings)
     app.state.freeze_gc_after_start = True
@@ -108,30 +105,3 @@ def metrics_directory() -> Iterator[Path]:
     finally:
         if not given:
             shutil.rmtree(path, ignore_errors=True)
-
-
-def sync_interval(settings: Settings) -> float:
-    """How often a worker re-reads the active version: the reconcile interval, or, embedded
-    with several workers (no feed reaches the others), the worker sync interval."""
-    if settings.workers > 1 and not settings.redis_url:
-        return min(settings.reconcile_interval_s, settings.worker_sync_interval_s)
-    return settings.reconcile_interval_s
-
-
-@contextlib.asynccontextmanager
-async def startup_turn(settings: Settings) -> AsyncIterator[None]:
-    """With several workers, one at a time through migrations and the seed import."""
-    if settings.workers == 1:
-        yield
-        return
-    descriptor = await asyncio.to_thread(_open_lock, settings.snapshot_cache_dir / STARTUP_LOCK)
-    try:
-        await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)  # releases the lock
-
-
-def _open_lock(path: Path) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

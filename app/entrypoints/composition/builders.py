@@ -1,32 +1,26 @@
-"""The composition root: builds every adapter in order, hands the manager to the app, and
-closes everything in reverse. Nothing here runs at import time."""
+"""The service's parts built from the settings: the manager, shadow lanes and guards, the
+decision log, trust; migrations and the seed import, one worker at a time. The HTTP lifespan
+(app/entrypoints/http/lifespan.py) and the seed's `initialize_global_pkg_manager` build through
+here; nothing runs at import time."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
-import gc
+import fcntl
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from fastapi import FastAPI
-
-from app.adapters import opa_wasm
-from app.adapters.bus.memory import InProcessBus
-from app.adapters.bus.redis_feed import RedisChangeFeed
 from app.adapters.db.client import PKGClient
 from app.adapters.db.decisions import SqlDecisionStore
 from app.adapters.db.migrations import upgrade_to_head
 from app.adapters.db.shadow import SqlShadowRepository
 from app.adapters.observability.decision_stdout import StdoutDecisionSink
-from app.adapters.observability.logging import configure_logging
-from app.adapters.observability.metrics import PrometheusMetrics
-from app.adapters.observability.tracing import configure_tracing
-from app.adapters.opa_wasm import WasmLimits, configure
 from app.adapters.snapshot_cache import FileSnapshotCache
 from app.domain.document import parse_policy_document
 from app.domain.redaction import Redaction
@@ -41,43 +35,10 @@ from app.services.ports import SnapshotSource
 from app.services.shadow import ShadowConfig, ShadowRunner
 from app.services.signing import Signer, Verifier
 from app.services.trust import Trust
-from app.serving import startup_turn, sync_interval
 from app.settings import Settings
-from app.wiring import install_defaults
 
+STARTUP_LOCK: Final = ".startup.lock"
 log = get_logger("pkg.lifespan")
-_global_manager: PKGManager | None = None
-
-
-def get_global_pkg_manager() -> PKGManager | None:
-    return _global_manager
-
-
-async def initialize_global_pkg_manager(
-    pkg_client: Any = None, redis_client: Any = None, *, settings: Settings | None = None
-) -> PKGManager:
-    """The seed's entry point for library use: a started manager, reachable from anywhere."""
-    global _global_manager
-    install_defaults()
-    settings = settings or Settings()
-    if _global_manager is not None:
-        return _global_manager
-    client = pkg_client or PKGClient(settings.database_url, env=settings.env)
-    feed = redis_client
-    if feed is None and settings.redis_url:
-        feed = RedisChangeFeed(settings.redis_url, channel=settings.redis_channel)
-    manager = build_manager(settings, client, feed, PrometheusMetrics())
-    await manager.start()
-    _global_manager = manager
-    return manager
-
-
-async def reset_global_pkg_manager() -> None:
-    """Stop and forget the global manager (tests, and apps that re-initialize)."""
-    global _global_manager
-    manager, _global_manager = _global_manager, None
-    if manager is not None:
-        await manager.stop()
 
 
 def manager_config(settings: Settings) -> ManagerConfig:
@@ -172,7 +133,7 @@ def build_trust(settings: Settings) -> Trust:
     return Trust(signer=signer, verifier=verifier)
 
 
-async def _migrate(settings: Settings) -> None:
+async def migrate(settings: Settings) -> None:
     if not settings.auto_migrate:
         return
     try:
@@ -182,7 +143,7 @@ async def _migrate(settings: Settings) -> None:
         log.error("migration_failed", error=str(exc), error_type=type(exc).__name__)
 
 
-async def _bootstrap(settings: Settings, governance: Governance, seed_file: Path) -> None:
+async def bootstrap_seed(settings: Settings, governance: Governance, seed_file: Path) -> None:
     try:
         text = await asyncio.to_thread(seed_file.read_text)
         document = parse_policy_document(load_policy_text(text))
@@ -192,84 +153,28 @@ async def _bootstrap(settings: Settings, governance: Governance, seed_file: Path
         log.error("bootstrap_failed", file=str(seed_file), error=str(exc))
 
 
+def sync_interval(settings: Settings) -> float:
+    """How often a worker re-reads the active version: the reconcile interval, or, embedded
+    with several workers (no feed reaches the others), the worker sync interval."""
+    if settings.workers > 1 and not settings.redis_url:
+        return min(settings.reconcile_interval_s, settings.worker_sync_interval_s)
+    return settings.reconcile_interval_s
+
+
 @contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    global _global_manager
-    settings: Settings = app.state.settings
-    configure_logging(level=settings.log_level, json=settings.log_json)
-    flush_traces = configure_tracing(instance=settings.instance_id)
-    configure(
-        WasmLimits(
-            eval_timeout_ms=settings.wasm_eval_timeout_ms,
-            max_memory_mb=settings.wasm_max_memory_mb,
-            pool_size=settings.wasm_pool_size,
-        )
-    )
-    await _migrate(settings)
-    trust = build_trust(settings)
-    client = PKGClient(
-        settings.database_url,
-        env=settings.env,
-        audit_signer=trust.signer.sign_audit_row if trust.signer else None,
-    )
-    feed: RedisChangeFeed | InProcessBus = (
-        RedisChangeFeed(
-            settings.redis_url,
-            channel=settings.redis_channel,
-            on_reconnect=app.state.metrics.redis_reconnect,
-        )
-        if settings.redis_url
-        else InProcessBus()
-    )
-    manager = build_manager(settings, client, feed, app.state.metrics, trust.verifier)
-    governance = Governance(client, manager, trust=trust)
-    if settings.seed_file is not None:
-        await _bootstrap(settings, governance, settings.seed_file)
-    await manager.start()
-    shadow_store = SqlShadowRepository(client.engine)
-    shadow, watch, guarded = build_shadow(
-        settings, shadow_store, client, governance, app.state.metrics
-    )
-    await shadow.start()
-    await watch.start()
-    decision_log = build_decision_log(settings, client, app.state.metrics)
-    await decision_log.start()
-    app.state.manager, app.state.governance = manager, governance
-    app.state.shadow, app.state.guarded_promotions = shadow, guarded
-    app.state.decision_log = decision_log
-    app.state.wasm_runtime = opa_wasm.WASM_RUNTIME_AVAILABLE
-    _global_manager = manager
-    folding = asyncio.create_task(app.state.metrics.fold_periodically(), name="pkg-metrics-fold")
-    if getattr(app.state, "freeze_gc_after_start", False):  # app/serving.py says why
-        gc.collect()
-        gc.freeze()
-    log.info(
-        "pkg_listening",
-        host=settings.host,
-        port=settings.port,
-        env=settings.env,
-        version=manager.active_version,
-        workers=settings.workers,
-        redis=bool(settings.redis_url),
-        instance=settings.instance_id,
-        decision_log=settings.decision_log,
-    )
+async def startup_turn(settings: Settings) -> AsyncIterator[None]:
+    """With several workers, one at a time through migrations and the seed import."""
+    if settings.workers == 1:
+        yield
+        return
+    descriptor = await asyncio.to_thread(_open_lock, settings.snapshot_cache_dir / STARTUP_LOCK)
     try:
+        await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)
         yield
     finally:
-        log.info("pkg_stopping", env=settings.env, version=manager.active_version)
-        app.state.manager = app.state.governance = None
-        app.state.shadow = app.state.guarded_promotions = None
-        if _global_manager is manager:
-            _global_manager = None
-        folding.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await folding
-        await watch.stop()
-        await shadow.stop()
-        await shadow_store.close()
-        await decision_log.stop()  # flushes what is queued, while the database is still open
-        await manager.stop()
-        await client.close()
-        flush_traces()
-        app.state.metrics.close()  # several workers: this one's live gauges go
+        os.close(descriptor)  # releases the lock
+
+
+def _open_lock(path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

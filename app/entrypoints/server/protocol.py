@@ -117,8 +117,8 @@ class CoalescingTransport(asyncio.Transport):
 
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol on a `CoalescingTransport`. `app/serving.py` passes this
-    class as uvicorn's `http` setting."""
+    """uvicorn's httptools protocol on a `CoalescingTransport`. `serve.py` beside this module
+    passes this class as uvicorn's `http` setting."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         super().connection_made(CoalescingTransport(transport, self.loop))

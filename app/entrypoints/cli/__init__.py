@@ -1,0 +1,41 @@
+"""`pkgctl`: run the server, and drive one over HTTP (like `opa` and `cerbosctl`).
+
+The Typer app is in app.py; each topic module adds its commands to it: server.py (serve,
+migrate), policies.py (push, validate, eval, test, fmt), rollout.py (promote, rollback,
+status), compare.py, decisions.py, trust.py (keygen, sign, export, import, audit verify).
+What they share (options, exit codes, calling a server, printing) is in common.py.
+"""
+
+from __future__ import annotations
+
+from app.entrypoints.cli import compare, decisions, policies, rollout, server, trust
+from app.entrypoints.cli.app import cli
+
+# the order `pkgctl --help` lists the commands in (Typer lists them as registered; the topic
+# modules register theirs as they are imported); the `audit` group follows them
+HELP_ORDER = (
+    server.serve,
+    server.migrate,
+    policies.push,
+    policies.validate,
+    rollout.promote,
+    rollout.rollback,
+    policies.evaluate,
+    compare.compare,
+    decisions.decisions,
+    rollout.status,
+    policies.test_document,
+    policies.fmt,
+    trust.keygen,
+    trust.sign,
+    trust.export_bundle,
+    trust.import_bundle,
+)
+cli.registered_commands.sort(key=lambda command: HELP_ORDER.index(command.callback))
+
+
+def main() -> None:
+    cli()
+
+
+__all__ = ["cli", "main"]
