@@ -24,6 +24,7 @@ _TYPE_TAGS = frozenset(
     {"str", "int", "float", "bool", "bytes", "none", "list", "dict", "set", "tuple", "decimal"}
 )
 _PREFIXES = ("body", "query", "path", "header", "cookie")
+Models = dict[str, type[BaseModel]]  # PKG's models by class name
 
 _KIND = {
     "string_type": "a string",
@@ -50,7 +51,6 @@ _KIND = {
 class _Error:
     path: tuple[str | int, ...]  # the caller's path (validator names removed)
     union_at: int | None  # where in `path` a union member's tag was removed
-    union_tag: str | None  # that tag (one per member)
     model: str | None  # the model named in that tag, if any
     root_type: bool  # a type mismatch at the union member's root: "not this member"
     type: str
@@ -63,11 +63,12 @@ def readable(
 ) -> list[dict[str, str]]:
     """`[{"loc": "items[0]", "msg": "must be a JSON object"}, ...]` for pydantic's `errors()`;
     `body_model` (the route's body, when known) names the fields an unknown one could be."""
-    errors = [_parse(e) for e in raw]
+    models = _models()  # once per answer: the names pydantic may use for a union member
+    errors = [_parse(e, models) for e in raw]
     out: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()
     for error in _collapse_unions(errors):
-        entry = {"loc": _dotted(error.path), "msg": _message(error, body_model)}
+        entry = {"loc": _dotted(error.path), "msg": _message(error, body_model, models)}
         key = (entry["loc"], entry["msg"])
         if key not in seen:
             seen.add(key)
@@ -80,32 +81,32 @@ def summary(errors: Sequence[Mapping[str, str]]) -> str:
     return "; ".join(f"{e['loc']}: {e['msg']}" for e in errors) or "invalid request"
 
 
-def _parse(e: Mapping[str, Any]) -> _Error:
+def _parse(e: Mapping[str, Any], models: Models) -> _Error:
     loc = list(e.get("loc", ()))
     if loc and loc[0] in _PREFIXES:
         loc = loc[1:]
     kind = str(e.get("type", ""))
     if kind == "json_invalid":  # the location is a character offset, not a field
-        return _Error((), None, None, None, False, kind, _json_message(e))
+        return _Error((), None, None, False, kind, _json_message(e))
     path: list[str | int] = []
-    union_at = union_tag = model = None
+    union_at = model = None
     for part in loc:
-        if isinstance(part, str) and _is_tag(part):
+        if isinstance(part, str) and _is_tag(part, models):
             if union_at is None:
-                union_at, union_tag, model = len(path), part, _model_in(part)
+                union_at, model = len(path), _model_in(part, models)
             continue
         path.append(part if isinstance(part, int) else str(part))
     root = union_at is not None and len(path) == union_at and kind in _KIND
-    return _Error(tuple(path), union_at, union_tag, model, root, kind, str(e.get("msg", "")))
+    return _Error(tuple(path), union_at, model, root, kind, str(e.get("msg", "")))
 
 
-def _is_tag(part: str) -> bool:
-    return bool(_WRAPPER.match(part)) or part in _TYPE_TAGS or part in _models()
+def _is_tag(part: str, models: Models) -> bool:
+    return bool(_WRAPPER.match(part)) or part in _TYPE_TAGS or part in models
 
 
-def _model_in(tag: str) -> str | None:
+def _model_in(tag: str, models: Models) -> str | None:
     names = re.findall(r"[A-Z][A-Za-z0-9_]*", tag)
-    known = [n for n in names if n in _models()]
+    known = [n for n in names if n in models]
     return known[-1] if known else None
 
 
@@ -133,15 +134,15 @@ def _collapse_unions(errors: list[_Error]) -> list[_Error]:
         if meant:
             out.extend(replace(m, instead=kinds) for m in meant)
             continue
-        out.append(_Error(where, None, None, None, False, "union", "must be " + " or ".join(kinds)))
+        out.append(_Error(where, None, None, False, "union", "must be " + " or ".join(kinds)))
     return out
 
 
-def _message(e: _Error, body_model: type[BaseModel] | None) -> str:
+def _message(e: _Error, body_model: type[BaseModel] | None, models: Models) -> str:
     if e.type == "missing":
         return "required"
     if e.type == "extra_forbidden":
-        return "unknown field" + _known_fields(e, body_model)
+        return "unknown field" + _known_fields(e, body_model, models)
     if e.type in _KIND:
         return f"must be {_KIND[e.type]}"
     if e.type in ("value_error", "assertion_error"):
@@ -179,8 +180,8 @@ def _json_message(e: Mapping[str, Any]) -> str:
     return f"{text}: {reason}" if reason else text
 
 
-def _known_fields(e: _Error, body_model: type[BaseModel] | None) -> str:
-    model = _models().get(e.model) if e.model else body_model
+def _known_fields(e: _Error, body_model: type[BaseModel] | None, models: Models) -> str:
+    model = models.get(e.model) if e.model else body_model
     model = _descend(model, e.path[(e.union_at or 0) : -1]) if model is not None else None
     if model is None:
         return ""
@@ -221,7 +222,7 @@ def _is_model(value: Any) -> bool:
     return isinstance(value, type) and issubclass(value, BaseModel)
 
 
-def _models() -> dict[str, type[BaseModel]]:
+def _models() -> Models:
     """PKG's models by class name (pydantic names a union member that is a model so)."""
     found: dict[str, type[BaseModel]] = {}
     stack: list[type[BaseModel]] = [BaseModel]
