@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared
 
-.PHONY: run test check imports lock test-latest install install-dev services tools wasm-example lint typecheck pytest bench bench-wasm bench-http bench-propagation bench-shadow bench-decision-log clean
+.PHONY: run test check imports docs lock test-latest install install-dev services tools wasm-example lint typecheck pytest bench bench-wasm bench-http bench-propagation bench-shadow bench-decision-log clean
 
 # uv, the installer, in a venv of its own, checked against the hashes in scripts/uv-requirements.txt
 UV_HOME := .uv
@@ -56,14 +56,19 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	PKG_SEED_FILE=$${PKG_SEED_FILE:-examples/hotel_ops.yaml} $(BIN)/pkgctl serve
 
-## make test: lint, type-check, the import contracts and the whole suite (starts
+## make test: lint, type-check, the import contracts, the docs site and the whole suite (starts
 ## its own PostgreSQL and Redis)
-test: install-dev services tools lint typecheck imports pytest
+test: install-dev services tools lint typecheck imports docs pytest
 
 ## make check: the edit-run loop, well under a minute: lint, types, import contracts and the unit
 ## tests (the domain, the services, the engines; no servers, no databases)
 check: lint typecheck imports
 	$(BIN)/pytest -q tests/unit
+
+## the docs site (mkdocs.yml, docs/) into site/: every page builds, every link and anchor resolves
+## (NO_MKDOCS_2_WARNING: Material's end-of-life banner, not a build warning)
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 ## the import contracts in pyproject.toml ([tool.importlinter]): layers, no circles
 imports: install-dev
@@ -111,4 +116,4 @@ bench-decision-log: install-dev
 	$(BIN)/python -m bench.telemetry
 
 clean:
-	rm -rf $(VENV) .venv-latest $(UV_HOME) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-latest $(UV_HOME) var site build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -264,10 +264,14 @@ def test_fmt_leaves_an_invalid_document_alone_and_exits_2(tmp_path: Path) -> Non
     assert code == 2 and path.read_text() == text
 
 
-# ---------------------------------------------------------------- the README, as written
-def readme_lifecycle_commands() -> list[list[str]]:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## The lifecycle of a policy", 1)[1].split("```sh", 1)[1]
+# ------------------------------------------------- the lifecycle page (docs/), as written
+LIFECYCLE_PAGE = ROOT / "docs" / "lifecycle.md"
+
+
+def lifecycle_page_commands() -> list[list[str]]:
+    """The `pkgctl` commands of the first ```sh block of docs/lifecycle.md, in order."""
+    page = LIFECYCLE_PAGE.read_text()
+    section = page.split("# The lifecycle of a policy", 1)[1].split("```sh", 1)[1]
     block = section.split("```", 1)[0]
     commands = []
     for line in block.splitlines():
@@ -277,18 +281,18 @@ def readme_lifecycle_commands() -> list[list[str]]:
     return commands
 
 
-def test_the_readme_lifecycle_does_what_it_says(
+def test_the_lifecycle_page_does_what_it_says(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     process = ServerProcess.embedded(
-        tmp_path_factory.mktemp("readme"),
+        tmp_path_factory.mktemp("lifecycle"),
         PKG_SEED_FILE=str(EXAMPLES / "hotel_ops.yaml"),
         PKG_ADMIN_TOKENS=TOKEN,
     )
     process.start()
-    monkeypatch.chdir(ROOT)  # the README's paths are relative to the checkout
+    monkeypatch.chdir(ROOT)  # the page's paths are relative to the checkout
     try:
-        commands = readme_lifecycle_commands()
+        commands = lifecycle_page_commands()
         assert [c[0] for c in commands] == [
             "test", "eval", "push", "validate", "promote", "eval", "rollback", "status",
         ]  # fmt: skip
