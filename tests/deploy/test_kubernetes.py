@@ -17,26 +17,22 @@ from app.domain.fixtures import run_fixtures
 from app.services.evaluator import PKGEvaluator
 from app.services.policy_text import load_policy_text
 from bench.server import ROOT
-from tests.deploy.tools import documents, run, tool
-
-K8S_VERSION = "1.33.0"
-CHART = ROOT / "deploy" / "helm" / "pkg"
-HELM_VALUES = (
-    "--set", "database.url=postgresql+asyncpg://pkg:secret@db:5432/pkg",
-    "--set", "redis.url=redis://redis:6379/0",
-    "--set", "tokens.admin=admin-token", "--set", "tokens.evaluator=reader-token",
-)  # fmt: skip
+from tests.deploy.tools import (
+    CHART,
+    HELM_VALUES,
+    K8S_VERSION,
+    documents,
+    helm_template,
+    of_kind,
+    run,
+    tool,
+)
 
 
 @cache
 def kustomized() -> tuple[dict[str, Any], ...]:
     out = run(tool("kubectl"), "kustomize", str(ROOT / "deploy" / "kubernetes")).stdout
     return tuple(documents(out))
-
-
-def helm_template(*args: str, check: bool = True) -> list[dict[str, Any]]:
-    result = run(tool("helm"), "template", "pkg", str(CHART), "-n", "pkg", *args, check=check)
-    return documents(result.stdout)
 
 
 @cache
@@ -49,10 +45,6 @@ def dockerfile_user() -> tuple[int, int]:
     match = re.fullmatch(r"(\d+):(\d+)", users[-1])
     assert match, f"the image's USER must be numeric uid:gid, not {users[-1]!r}"
     return int(match[1]), int(match[2])
-
-
-def of_kind(objects: tuple[dict[str, Any], ...] | list[dict[str, Any]], kind: str) -> list[Any]:
-    return [o for o in objects if o["kind"] == kind]
 
 
 def rendered() -> list[tuple[str, tuple[dict[str, Any], ...]]]:
