@@ -11,8 +11,12 @@ WORKDIR /src
 COPY scripts/uv-requirements.txt /tmp/uv-requirements.txt
 RUN pip install --require-hashes --no-deps -r /tmp/uv-requirements.txt
 # the dependencies first, in a layer of their own that only a new lock rebuilds
+# (clients/python is pkg-client, a workspace member the service depends on: its pyproject
+# first, so the workspace resolves; its code with the service's)
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-install-project --no-editable
+COPY clients/python/pyproject.toml clients/python/README.md ./clients/python/
+RUN uv sync --frozen --no-install-workspace --no-editable
+COPY clients/python/src ./clients/python/src
 COPY app ./app
 RUN uv sync --frozen --no-editable
 

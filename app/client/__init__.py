@@ -1,8 +1,9 @@
-"""PKG's HTTP client SDK (app/client/http.py): `PKGHttpClient`, `AsyncPKGHttpClient`, and the
-errors they raise. It imports httpx only, none of the server."""
+"""PKG's HTTP client, kept importable from `app.client` for existing code: it is the
+`pkg-client` distribution (clients/python/, package `pkg_client`: httpx only, typed). New code
+imports `pkg_client`, which installs without the server."""
 
 from __future__ import annotations
 
-from app.client.http import AsyncPKGHttpClient, PKGConnectionError, PKGError, PKGHttpClient
+from pkg_client import AsyncPKGHttpClient, PKGConnectionError, PKGError, PKGHttpClient
 
 __all__ = ["AsyncPKGHttpClient", "PKGConnectionError", "PKGError", "PKGHttpClient"]

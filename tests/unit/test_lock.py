@@ -37,8 +37,13 @@ def lock_check(project: Path) -> subprocess.CompletedProcess[str]:
 
 
 def project_copy(tmp_path: Path) -> Path:
+    """The root project and its uv workspace members (clients/python): the lock covers both."""
     for name in ("pyproject.toml", "uv.lock", "README.md"):
         shutil.copy(ROOT / name, tmp_path / name)
+    uv_settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]
+    for member in uv_settings.get("workspace", {}).get("members", []):
+        skip = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+        shutil.copytree(ROOT / member, tmp_path / member, ignore=skip)
     return tmp_path
 
 
