@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared
 
-.PHONY: run test check imports docs lock test-latest install install-dev services tools wasm-example lint typecheck pytest bench bench-wasm bench-http bench-propagation bench-shadow bench-decision-log clean
+.PHONY: run test check imports docs lock test-latest install install-dev services tools wasm-example lint typecheck pytest bench bench-wasm bench-http bench-mixed bench-propagation bench-shadow bench-decision-log clean
 
 # uv, the installer, in a venv of its own, checked against the hashes in scripts/uv-requirements.txt
 UV_HOME := .uv
@@ -104,6 +104,10 @@ bench-wasm: install-dev
 ## make bench-http: wrk against /evaluate, /evaluate/batch, FastAPI's constant answer (on our uvicorn settings and on stock uvicorn) and a bare ASGI app, 1 and 2 workers
 bench-http: install-dev services
 	$(BIN)/python -m bench.http
+
+## make bench-mixed: wrk single /evaluate (c32) and /evaluate/batch of 100 (c8) at once on one worker: both p99s, batch ÷ single
+bench-mixed: install-dev
+	$(BIN)/python -m bench.http_mixed
 
 bench-propagation: install-dev services
 	$(BIN)/python -m bench.propagation

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     region: str = "global"  # the region this replica reports in its heartbeat
     heartbeat_interval_s: float = Field(default=10.0, gt=0)
     db_timeout_s: float = Field(default=5.0, gt=0)
+    # rollout certainty (docs/fleet.md): a replica that has not confirmed its active version
+    # against the database for longer than PKG_MAX_STALENESS_S (off: unset) is unready, and
+    # with fail-closed answers /evaluate 503 instead of a possibly old decision; `GET /fleet`
+    # lists replicas that heartbeat within PKG_FLEET_LIVE_WINDOW_S
+    max_staleness_s: float | None = Field(default=None, gt=0)
+    stale_policy: Literal["serve-stale", "fail-closed"] = "serve-stale"
+    fleet_live_window_s: float = Field(default=60.0, gt=0)
 
     # wasm sandbox
     wasm_eval_timeout_ms: int = Field(default=100, gt=0)
@@ -72,6 +79,17 @@ class Settings(BaseSettings):
     shadow_flush_interval_s: float = Field(default=5.0, gt=0)
     shadow_mask: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["context"])
     guard_interval_s: float = Field(default=5.0, gt=0)
+    # production coverage (issue 25): how often a replica writes its fired-rule counts, and the
+    # width of the time buckets they are counted in (the resolution of `?since=`)
+    coverage_flush_interval_s: float = Field(default=5.0, gt=0)
+    coverage_bucket_s: int = Field(default=60, ge=1, le=86400)
+
+    # the console (docs/console.md): server-rendered pages at /ui, off with PKG_UI=false.
+    # PKG_UI_SECRET signs its session cookie; unset, each process draws a random one (sessions
+    # then end with the process, and several workers need it set to share sessions)
+    ui: bool = True
+    ui_secret: SecretStr | None = None
+    ui_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
 
     # logging
     log_level: str = "INFO"
@@ -85,6 +103,11 @@ class Settings(BaseSettings):
     decision_log_queue_size: int = Field(default=10_000, gt=0)
     decision_log_batch_size: int = Field(default=500, gt=0, le=10_000)
     decision_log_retention_hours: float = Field(default=168.0, gt=0)
+    # replay of logged decisions on a candidate (docs/lifecycle.md "Replay")
+    replay_max_records: int = Field(default=100_000, gt=0)
+    replay_timeout_s: float = Field(default=30.0, gt=0)
+    replay_batch_size: int = Field(default=1000, gt=0, le=10_000)
+    replay_examples: int = Field(default=10, ge=0, le=1000)
 
     @field_validator("decision_log_mask", "decision_log_drop", "shadow_mask", mode="before")
     @classmethod

@@ -25,6 +25,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
+from app.services.request_context import bind_caller
 from app.settings import Settings
 
 Role = Literal["admin", "evaluator"]
@@ -162,12 +163,14 @@ def authorize_caller(table: TokenTable, token: str | None, role: Role, *, loopba
                 "no tokens are configured, so only loopback clients are served; set "
                 "PKG_ADMIN_TOKENS (and PKG_EVALUATOR_TOKENS) to serve other addresses",
             )
+        bind_caller(LOCAL_CALLER_NAME)
         return LOCAL_CALLER
     if token is None:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     caller = table.caller_of(token)
     if caller is None:
         raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    bind_caller(caller.name)  # the access and decision logs name it (never the token)
     if role == "admin" and caller.role != "admin":
         raise HTTPException(403, "this route needs the admin role")
     return caller

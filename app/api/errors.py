@@ -97,10 +97,8 @@ def problem_for(
 
 def _domain_problem(exc: Exception, status: int, instance: str) -> ProblemResponse:
     errors = None
-    if isinstance(exc, DocumentError):
+    if isinstance(exc, DocumentError | FactsError):  # each carries every problem found
         errors = [e.as_dict() for e in exc.errors]
-    elif isinstance(exc, FactsError):
-        errors = [{"loc": exc.loc, "msg": exc.msg}]
     headers = {"Retry-After": "5"} if status == 503 else None
     return problem(status, str(exc), errors=errors, instance=instance, headers=headers)
 

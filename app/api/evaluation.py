@@ -4,11 +4,18 @@ evaluator answers (`pick`), one decision and its envelope (`decide`, the one pla
 per-decision hooks), a batch's validation and limit (`parse_batch`), and the two operations
 (`evaluate_facts`, `evaluate_items`). Errors leave as exceptions that app/api/errors.py turns
 into the same problem+json on both paths. Reads the evaluator once per request and evaluates
-inline (microseconds: no thread hop).
+inline (microseconds: no thread hop). A batch is decided in slices of about `BATCH_SLICE_S`
+of work, yielding to the event loop between them, and batches take turns (one deciding at a
+time per event loop, first come first served), so each turn of the loop holds at most one
+batch's slice: single requests that arrive meanwhile are answered between slices rather than
+after whole batches. The answer is still one JSON document, from the one evaluator read at
+its start.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from random import getrandbits
 from time import perf_counter
 from typing import Any, Final
@@ -29,11 +36,37 @@ from app.settings import Settings
 
 _UUID4_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))  # version and variant bits
 _UUID4_SET: Final = (0x4000 << 64) | (0x8000 << 48)
+# A batch yields to the event loop once it has decided for this long since it last did, and
+# only one batch decides at a time: a single request waits for about one slice, whatever the
+# number of batches in progress; a batch of 100 on the 100-rule workload yields about three
+# times (bench/http_mixed.py, docs/performance.md). Tests set it to 0 (a pause per decision).
+BATCH_SLICE_S: float = 0.0005
+_batch_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _batch_turn() -> asyncio.Lock:
+    """The lock batches take turns on, one per event loop (a lock belongs to one loop)."""
+    loop = asyncio.get_running_loop()
+    turn = _batch_turns.get(loop)
+    if turn is None:
+        turn = _batch_turns[loop] = asyncio.Lock()
+    return turn
+
+
+async def next_slice() -> None:
+    """Between two slices of a batch: the requests that arrived meanwhile run now."""
+    await asyncio.sleep(0)
 
 
 async def pick(manager: PKGManager, query: BatchQuery) -> tuple[PKGEvaluator, Route]:
     if query.version:
         return await manager.load_evaluator(query.version), Route("pinned", version=query.version)
+    freshness = manager.freshness  # PKG_STALE_POLICY=fail-closed: no possibly old decision
+    if freshness.refuses(freshness.clock()):
+        detail = freshness.reason(manager.last_error)
+        raise HTTPException(503, detail, headers={"Retry-After": "5"})
     if query.target is None:  # no lane routes by anything else: the active snapshot
         evaluator, route = manager.get_active_evaluator(), Route.stable()
     else:
@@ -172,23 +205,29 @@ async def evaluate_items(
     evaluator, route = await pick(manager, query)
     decisions = []
     max_depth = settings.max_facts_depth
-    for index, facts in enumerate(items):
-        try:
-            decisions.append(
-                decide(
-                    evaluator,
-                    facts,
-                    route,
-                    metrics=metrics,
-                    explain=False,
-                    max_depth=max_depth,
-                    decision_log=decision_log,
-                    role=role,
-                    nesting_at_most=nesting_at_most,
+    slice_s = BATCH_SLICE_S
+    async with _batch_turn():  # no wait unless another batch is deciding
+        yield_at = perf_counter() + slice_s
+        for index, facts in enumerate(items):
+            if index and perf_counter() >= yield_at:
+                await next_slice()
+                yield_at = perf_counter() + slice_s
+            try:
+                decisions.append(
+                    decide(
+                        evaluator,
+                        facts,
+                        route,
+                        metrics=metrics,
+                        explain=False,
+                        max_depth=max_depth,
+                        decision_log=decision_log,
+                        role=role,
+                        nesting_at_most=nesting_at_most,
+                    )
                 )
-            )
-        except FactsError as exc:
-            raise FactsError(f"items[{index}].{exc.loc}", exc.msg) from exc
+            except FactsError as exc:
+                raise exc.within(f"items[{index}]") from exc
     if shadow is not None:
         for facts, decision in zip(items, decisions, strict=True):
             shadow.offer(route, facts, decision)

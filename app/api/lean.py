@@ -30,6 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.types import Receive, Scope, Send
 
+from app.api.access_log import log_access
 from app.api.auth import authorize, bearer_token, is_loopback_host
 from app.api.body import parse_facts, render
 from app.api.errors import problem_for
@@ -95,7 +96,9 @@ class LeanEvaluate:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body})
         finally:
-            self.metrics.observe_request("POST", path, status, perf_counter() - started)
+            elapsed = perf_counter() - started
+            self.metrics.observe_request("POST", path, status, elapsed)
+            log_access("POST", path, status, elapsed)
             tracing.end_server_span(span, status=status)
             end_request(context)
 

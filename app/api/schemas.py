@@ -159,6 +159,9 @@ class ValidationRunResponse(BaseModel):
     finished_at: datetime | None = None
     success: bool | None = None
     report: dict[str, Any] | None = None
+    coverage: dict[str, Any] | None = Field(
+        None, description="Fixture coverage of the run: rules fired, conditions held and false"
+    )
 
 
 class PromotionRequest(BaseModel):

@@ -24,6 +24,19 @@ class GuardRequest(BaseModel):
         None, ge=1, le=10**12, description="... of at least this many (default 100)",
         examples=[500],
     )  # fmt: skip
+    max_replay_divergence: float | None = Field(
+        None, ge=0, le=1, description="Refuse unless the candidate, replaying the logged "
+        "decisions (docs/lifecycle.md, Replay), answers at most this share of them differently",
+        examples=[0.01],
+    )  # fmt: skip
+    replay_since: str | None = Field(
+        None, pattern=r"^\s*\d+(\.\d+)?\s*[smhdw]\s*$", description="... of the decisions "
+        "logged this long ago or later (24h, 30m, 7d; default: all the log keeps)",
+        examples=["24h"],
+    )  # fmt: skip
+    min_replay_decisions: int | None = Field(
+        None, ge=1, le=10**12, description="... of at least this many replayable (default 1)"
+    )
     watch_s: float | None = Field(
         None, gt=0, le=MAX_WATCH_S, description="After promotion, watch live answers this long",
         examples=[300],
@@ -38,8 +51,15 @@ class GuardRequest(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> GuardRequest:
-        if self.max_divergence is None and self.watch_s is None:
-            raise ValueError("give max_divergence (checked before) and/or watch_s (after)")
+        if all(part is None for part in (self.max_divergence, self.max_replay_divergence,
+                                          self.watch_s)):  # fmt: skip
+            raise ValueError(
+                "give max_divergence or max_replay_divergence (checked before) and/or watch_s "
+                "(after)"
+            )
+        replay_options = self.replay_since is not None or self.min_replay_decisions is not None
+        if replay_options and self.max_replay_divergence is None:
+            raise ValueError("replay_since and min_replay_decisions need max_replay_divergence")
         if (self.watch_s is None) != (self.max_error_rate is None):
             raise ValueError("watch_s and max_error_rate go together")
         if self.min_shadow_decisions is not None and self.max_divergence is None:

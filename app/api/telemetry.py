@@ -12,6 +12,7 @@ from typing import Any, Final
 import re2
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.access_log import log_access
 from app.services.request_context import begin_request, end_request
 
 REQUEST_ID_HEADER: Final = b"x-request-id"
@@ -67,4 +68,5 @@ class RequestTelemetry:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
             self.metrics.observe_request(method, route, send_with_id.status, elapsed)
+            log_access(method, route, send_with_id.status, elapsed)
             end_request(tokens)

@@ -100,7 +100,7 @@ def membership_test(values: list[Any]) -> Callable[[Any], bool]:
 
 
 # ------------------------------------------------------------------------------------ regexes
-def compile_pattern(pattern: str) -> Any:
+def compile_pattern(pattern: object) -> Any:
     """Compile an RE2 pattern; `ValueError` when it is invalid or uses non-RE2 syntax."""
     if not isinstance(pattern, str):
         raise ValueError(f"pattern must be a string, not {type(pattern).__name__}")

@@ -44,6 +44,12 @@ class DecisionRecord:
     outcome: Outcome
     role: str | None  # the caller's role, never its token
     instance: str | None
+    # the redaction paths that reached this input (`Redaction.touched`); None: not noted (a
+    # record written before 0007), [] nothing masked or dropped
+    redacted: list[str] | None = None
+    # the caller's name (its token's name, as the audit trail records it); None: no token
+    # (a library call) or a record written before 0008
+    caller: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         body = asdict(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,12 +32,24 @@ class DocumentError(PKGError, ValueError):
 
 
 class FactsError(PKGError, ValueError):
-    """Task facts that no engine should see (not an object, wrong types, too deep)."""
+    """Task facts that no engine should see (not an object, wrong types, too deep). Carries
+    every problem found (`errors`); `loc` and `msg` are the first one's."""
 
-    def __init__(self, loc: str, msg: str) -> None:
+    def __init__(self, loc: str, msg: str, *, more: Sequence[FieldError] = ()) -> None:
         self.loc = loc
         self.msg = msg
-        super().__init__(f"{loc}: {msg}")
+        self.errors = [FieldError(loc, msg), *more]
+        super().__init__("; ".join(f"{e.loc}: {e.msg}" for e in self.errors))
+
+    @classmethod
+    def of(cls, errors: Sequence[FieldError]) -> FactsError:
+        """One error for several problems (at least one)."""
+        first, *more = errors
+        return cls(first.loc, first.msg, more=more)
+
+    def within(self, prefix: str) -> FactsError:
+        """The same problems, located inside `prefix` (`items[2]` → `items[2].tags[0]`)."""
+        return FactsError.of([FieldError(f"{prefix}.{e.loc}", e.msg) for e in self.errors])
 
 
 class UnknownEngineError(PKGError, ValueError):

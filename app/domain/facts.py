@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from app.domain.errors import FactsError
+from app.domain.errors import FactsError, FieldError
 from app.domain.nesting import members_nest_deeper, nests_deeper
 
 DEFAULT_MAX_DEPTH: Final = 32
@@ -23,7 +23,8 @@ _SHAPED: Final = frozenset({"tags", "signals"})  # two levels deep when plain
 def validate_facts(
     facts: Any, *, max_depth: int = DEFAULT_MAX_DEPTH, nesting_at_most: int | None = None
 ) -> None:
-    """Raise `FactsError(loc, msg)` for the first problem found; return None when fine.
+    """Raise `FactsError` naming every problem found (as a policy document's errors are
+    named: `tags[0]`, `tags[2]`, `signals.urgency`, `context`); return None when fine.
 
     `nesting_at_most`: what the caller already knows bounds the nesting (`nesting_bound` of
     the raw JSON); when it is within `max_depth` the depth is not measured again."""
@@ -36,13 +37,19 @@ def validate_facts(
         else nests_deeper(facts, max_depth)
     ):
         raise FactsError("body", f"facts nest deeper than the maximum depth of {max_depth}")
+    context = facts.get("context", _ABSENT)
+    if plain and (context is _ABSENT or type(context) is dict):
+        return
+    errors: list[FieldError] = []
     if not plain:
         if "tags" in facts:
-            _check_tags(facts["tags"])
+            _check_tags(facts["tags"], errors)
         if "signals" in facts:
-            _check_signals(facts["signals"])
-    if "context" in facts and not isinstance(facts["context"], dict):
-        raise FactsError("context", f"must be an object, not {_kind(facts['context'])}")
+            _check_signals(facts["signals"], errors)
+    if context is not _ABSENT and not isinstance(context, dict):
+        errors.append(FieldError("context", f"must be an object, not {_kind(context)}"))
+    if errors:
+        raise FactsError.of(errors)
 
 
 def _plain_tags_and_signals(facts: dict[str, Any]) -> bool:
@@ -68,17 +75,19 @@ def _all_strings(items: list[Any]) -> bool:
     return True
 
 
-def _check_tags(tags: Any) -> None:
+def _check_tags(tags: Any, errors: list[FieldError]) -> None:
     if not isinstance(tags, list):
-        raise FactsError("tags", f"must be a list of strings, not {_kind(tags)}")
+        errors.append(FieldError("tags", f"must be a list of strings, not {_kind(tags)}"))
+        return
     for index, tag in enumerate(tags):
         if not isinstance(tag, str):
-            raise FactsError(f"tags[{index}]", f"must be a string, not {_kind(tag)}")
+            errors.append(FieldError(f"tags[{index}]", f"must be a string, not {_kind(tag)}"))
 
 
-def _check_signals(signals: Any) -> None:
+def _check_signals(signals: Any, errors: list[FieldError]) -> None:
     if not isinstance(signals, dict):
-        raise FactsError("signals", f"must be an object of numbers, not {_kind(signals)}")
+        errors.append(FieldError("signals", f"must be an object of numbers, not {_kind(signals)}"))
+        return
     for name, value in signals.items():
         kind = value.__class__
         if (
@@ -86,7 +95,7 @@ def _check_signals(signals: Any) -> None:
             and kind is not int
             and (kind is bool or not isinstance(value, _NUMBER))
         ):
-            raise FactsError(f"signals.{name}", f"must be a number, not {_kind(value)}")
+            errors.append(FieldError(f"signals.{name}", f"must be a number, not {_kind(value)}"))
 
 
 def json_kind(value: Any) -> str:

@@ -48,6 +48,30 @@ class Redaction:
             facts = _rewrite(facts, path, drop=False)
         return facts
 
+    def touched(self, facts: Any) -> list[str]:
+        """The paths (`input.` form, as configured) that reach something in `facts`: what
+        `apply` masks or drops there. A decision record keeps them, so replay knows which
+        parts of its input are not the caller's (app/domain/replay.py)."""
+        return [
+            ".".join((ROOT, *path)) for path in (*self.drop, *self.mask) if _reaches(facts, path)
+        ]
+
+
+def masked_paths(value: Any, *, limit: int = 64) -> list[str]:
+    """Concrete paths (`input.` form) holding MASK in an already redacted input: what a record
+    written before records noted their redaction can still tell (drops leave no trace)."""
+    found: list[str] = []
+    stack: list[tuple[tuple[str, ...], Any]] = [((ROOT,), value)]
+    while stack and len(found) < limit:
+        path, node = stack.pop()
+        if node == MASK and isinstance(node, str):
+            found.append(".".join(path))
+        elif isinstance(node, dict):
+            stack.extend(((*path, str(k)), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*path, str(i)), v) for i, v in enumerate(node))
+    return sorted(found)
+
 
 def parse_path(text: str) -> tuple[str, ...]:
     """`input.a.b` → `("a", "b")`. Raises ValueError naming what is wrong."""
@@ -94,6 +118,17 @@ def _apply(container: dict[str, Any], key: str, rest: tuple[str, ...], *, drop: 
 
 def _leaf(value: Any, rest: tuple[str, ...], *, drop: bool) -> Any:
     return _rewrite(value, rest, drop=drop) if rest else MASK
+
+
+def _reaches(node: Any, path: tuple[str, ...]) -> bool:
+    head, rest = path[0], path[1:]
+    if isinstance(node, dict):
+        children = list(node.values()) if head == WILDCARD else [node[head]] if head in node else []
+    elif isinstance(node, list):
+        children = [node[i] for i in _indexes(node, head)]
+    else:
+        return False
+    return bool(children) and (not rest or any(_reaches(child, rest) for child in children))
 
 
 def _indexes(items: list[Any], head: str) -> set[int]:

@@ -63,7 +63,6 @@ class ActivationRecord:
             source=source,
             swap_duration_ms=self.swap_duration_ms,
             load_duration_ms=self.load_duration_ms,
-            timestamp=self.last_activation,
         )
 
     def failed(self, version: str, source: str, exc: Exception, started: float) -> None:
@@ -87,7 +86,6 @@ class ActivationRecord:
             error=str(exc),
             error_type=type(exc).__name__,
             duration_ms=round((time.perf_counter() - started) * 1e3, 3),
-            timestamp=time.time(),
         )
 
 
@@ -130,7 +128,7 @@ class Activator:
             if self._serving(version):
                 return True  # already serving it (e.g. our own publish coming back)
             started = time.perf_counter()
-            log.info("snapshot_load_start", version=version, source=source, timestamp=time.time())
+            log.info("snapshot_load_start", version=version, source=source)
             try:
                 snapshot = await self._loader.fetch(version)
                 if snapshot.env != self._env:

@@ -42,7 +42,7 @@ async def compare_versions(
             decision_a = evaluator_a.evaluate(facts, max_facts_depth=max_facts_depth)
             decision_b = evaluator_b.evaluate(facts, max_facts_depth=max_facts_depth)
         except FactsError as exc:
-            raise FactsError(f"items[{index}].{exc.loc}", exc.msg) from exc
+            raise exc.within(f"items[{index}]") from exc
         diff = compare_decisions(decision_a, decision_b)
         totals.add(diff, a=decision_a, b=decision_b)
         results.append({"index": index, "name": name, **diff.as_dict()})

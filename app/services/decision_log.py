@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeGuard
+from typing import Any, Final, TypeGuard, cast
 
 from app.domain.decision import DecisionRecord, outcome_of
 from app.domain.errors import NotFoundError
@@ -24,8 +24,8 @@ from app.domain.redaction import Redaction
 from app.services import tracing
 from app.services.logs import get_logger
 from app.services.metrics import DecisionMetrics, NullMetrics
-from app.services.ports import DecisionSink, DecisionStore
-from app.services.request_context import bind_decision_id
+from app.services.ports import DecisionSink, DecisionStore, RecordedDecisions
+from app.services.request_context import bind_decision_id, current_caller
 
 __all__ = ["DecisionLog", "DecisionLogNotStoredError", "bind_decision_id"]
 
@@ -35,7 +35,7 @@ FLUSH_TIMEOUT_S: Final = 10.0
 RETENTION_EVERY_S: Final = 3600.0
 MAX_QUERY_LIMIT: Final = 1000
 
-_Pending = tuple[Mapping[str, Any], Any, str | None, float]
+_Pending = tuple[Mapping[str, Any], Any, str | None, float, str | None]
 
 
 class DecisionLogNotStoredError(NotFoundError):
@@ -93,7 +93,7 @@ class DecisionLog:
         if self.sink is None or (self.sample_rate < 1.0 and random.random() >= self.sample_rate):
             return
         try:
-            self._queue.put_nowait((result, facts, role, time.time()))
+            self._queue.put_nowait((result, facts, role, time.time(), current_caller()))
         except asyncio.QueueFull:
             self.metrics.decision_log_dropped()
             self.metrics.set_decision_log_queue(self._queue.maxsize)
@@ -134,6 +134,13 @@ class DecisionLog:
         limit = max(1, min(limit, MAX_QUERY_LIMIT))
         return await self._store().query(version=version, since=since, limit=limit)
 
+    def recorded(self) -> RecordedDecisions:
+        """The stored log, for reading page by page (replay); 404 when it is not stored."""
+        store = self._store()
+        if not callable(getattr(store, "scan", None)):
+            raise DecisionLogNotStoredError(f"{type(store).__name__} cannot be read page by page")
+        return cast(RecordedDecisions, store)
+
     def _store(self) -> DecisionStore:
         if self.sink is None or not _is_store(self.sink):
             raise DecisionLogNotStoredError(
@@ -171,9 +178,15 @@ class DecisionLog:
         self.metrics.decision_log_written(len(batch))
 
     def build(
-        self, result: Mapping[str, Any], facts: Any, role: str | None, at: float
+        self,
+        result: Mapping[str, Any],
+        facts: Any,
+        role: str | None,
+        at: float,
+        caller: str | None = None,
     ) -> DecisionRecord:
-        """The record of one decision: masked input, fired rule and subtask names."""
+        """The record of one decision: masked input, fired rule and subtask names, and who
+        asked (`caller`, the token's name; `role`, its role)."""
         outcome = outcome_of(result)
         rules = [] if outcome == "error" else result.get("rules") or []
         return DecisionRecord(
@@ -185,11 +198,13 @@ class DecisionLog:
             lane=result.get("lane"),
             deployment_id=result.get("deployment_id"),
             input=self.redaction.apply(facts) if self.redaction else facts,
+            redacted=self.redaction.touched(facts) if self.redaction else [],
             rules=[str(rule.get("rule_name")) for rule in rules],
             subtasks=[str(subtask.get("name")) for subtask in result.get("subtasks") or []],
             duration_ms=result.get("duration_ms"),
             outcome=outcome,
             role=role,
+            caller=caller,
             instance=self.instance,
         )
 

@@ -14,10 +14,12 @@ from typing import Any, Unpack
 from app.domain.bundle import BundleRequest
 from app.domain.change import ACTIVATE, DEPLOYMENTS_CHANGED, ChangeMessage
 from app.domain.document import Fixture, PolicyDocument
-from app.domain.errors import NotFoundError, StoreUnavailableError
+from app.domain.errors import NotFoundError, PKGError, StoreUnavailableError
 from app.domain.fixtures import run_fixtures
 from app.domain.snapshot import PKGSnapshotData
 from app.domain.trust import SnapshotSignature
+from app.services.audit_log import Who, audit_event, audit_refused
+from app.services.coverage import measure_fixtures
 from app.services.evaluator import PKGEvaluator
 from app.services.logs import get_logger
 from app.services.manager import PKGManager
@@ -161,11 +163,14 @@ class Governance:
         # build and run first: a snapshot that cannot load (409/422) leaves no half-written run
         sandbox = await asyncio.to_thread(PKGEvaluator, snapshot)
         report = await asyncio.to_thread(run_fixtures, sandbox.evaluate, fixtures)
+        coverage = await asyncio.to_thread(measure_fixtures, sandbox, fixtures)
         success = report["total"] > 0 and report["failed"] == 0
         if report["total"] == 0:
             report["reason"] = "the snapshot has no fixtures; add some or promote with force"
         run_id = await self.store.create_validation_run(snapshot.id, started_at=started)
-        await self.store.finish_validation_run(run_id, success=success, report=report)
+        await self.store.finish_validation_run(
+            run_id, success=success, report=report, coverage=coverage
+        )
         log.info("validation_finished", version=version, run_id=run_id, success=success)
         return await self.validation_run(run_id)
 
@@ -192,16 +197,22 @@ class Governance:
         on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         env = env or self.env
-        await self._check_activatable(version)
-        promotion = await self.store.promote(
-            version,
-            env=env,
-            actor=actor,
-            reason=reason,
-            force=force,
-            metrics=metrics,
-            on_behalf_of=on_behalf_of,
-        )
+        who = Who(actor, on_behalf_of, reason)
+        try:
+            await self._check_activatable(version)
+            promotion = await self.store.promote(
+                version,
+                env=env,
+                actor=actor,
+                reason=reason,
+                force=force,
+                metrics=metrics,
+                on_behalf_of=on_behalf_of,
+            )
+        except PKGError as exc:
+            audit_refused("promote", who, env=env, version=version, error=exc)
+            raise
+        audit_event(promotion, who, env=env, force=force)
         await self._announce(ChangeMessage(ACTIVATE, version=version, env=env))
         return promotion
 
@@ -216,16 +227,22 @@ class Governance:
         on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         env = env or self.env
-        if to_version is not None:
-            await self._check_activatable(to_version)
-        promotion = await self.store.rollback(
-            env=env,
-            actor=actor,
-            reason=reason,
-            to_version=to_version,
-            metrics=metrics,
-            on_behalf_of=on_behalf_of,
-        )
+        who = Who(actor, on_behalf_of, reason)
+        try:
+            if to_version is not None:
+                await self._check_activatable(to_version)
+            promotion = await self.store.rollback(
+                env=env,
+                actor=actor,
+                reason=reason,
+                to_version=to_version,
+                metrics=metrics,
+                on_behalf_of=on_behalf_of,
+            )
+        except PKGError as exc:
+            audit_refused("rollback", who, env=env, version=to_version, error=exc)
+            raise
+        audit_event(promotion, who, env=env)
         await self._announce(ChangeMessage(ACTIVATE, version=promotion["to_version"], env=env))
         return promotion
 

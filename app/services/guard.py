@@ -21,6 +21,8 @@ from typing import Any, Final, Protocol
 
 from app.domain.compare import is_error
 from app.domain.errors import PromotionRefusedError
+from app.services.audit_log import audit_guard
+from app.services.decision_log import DecisionLogNotStoredError
 from app.services.logs import get_logger
 from app.services.ports import ShadowStore
 
@@ -61,6 +63,8 @@ class Promoter(Protocol):
 
 
 ShadowTotals = Callable[[str], Awaitable[dict[str, Any]]]
+# (version, since) → a replay's figures (app/services/replay.py `Replay.figures`)
+ReplayFigures = Callable[[str, str | None], Awaitable[dict[str, Any]]]
 ActiveVersion = Callable[[str], Awaitable[str | None]]
 
 
@@ -180,6 +184,7 @@ class GuardWatch:
             watched.promotion_id, status=status, outcome=figures, decided_by=self.replica
         ):
             log.info("guard_closed", promotion_id=watched.promotion_id, status=status, **figures)
+            _audit_watch(f"guard_{status}", watched, env=self.env, figures=figures)
         self._forget(watched)
 
     async def _roll_back(self, watched: _Watched, figures: dict[str, Any]) -> None:
@@ -206,10 +211,32 @@ class GuardWatch:
             log.error("guard_rollback_failed", promotion_id=watched.promotion_id, error=str(exc))
             return
         log.warning("guard_rolled_back", promotion_id=watched.promotion_id, **figures)
+        _audit_watch("guard_rolled_back", watched, env=self.env, figures=figures, reason=reason)
 
     def _forget(self, watched: _Watched) -> None:
         self._watched.pop(watched.promotion_id, None)
         self._by_version.pop(watched.version, None)
+
+
+def _audit_watch(
+    action: str,
+    watched: _Watched,
+    *,
+    env: str,
+    figures: Mapping[str, Any],
+    reason: str | None = None,
+) -> None:
+    audit_guard(
+        action,
+        env=env,
+        version=watched.version,
+        actor=GUARD_ACTOR,
+        reason=reason,
+        promotion_id=watched.promotion_id,
+        decisions=figures.get("decisions"),
+        errors=figures.get("errors"),
+        error_rate=figures.get("error_rate"),
+    )
 
 
 def _aware(moment: datetime) -> datetime:
@@ -278,13 +305,54 @@ async def _check_divergence(
     raise PromotionRefusedError(f"snapshot {version} {why}; promote with force to override")
 
 
-class GuardedPromotions:
-    """`POST /promotions` with a `guard`: the divergence check, the audit figures, the watch."""
+async def _check_replay(
+    replay: ReplayFigures | None, version: str, guard: Mapping[str, Any], *, force: bool
+) -> dict[str, Any]:
+    """`max_replay_divergence`: the candidate decides the logged decisions since
+    `replay_since` again; refused when it answers too many of them differently."""
+    unlogged = PromotionRefusedError(
+        "max_replay_divergence needs the decision log in the database (PKG_DECISION_LOG=database)"
+    )
+    if replay is None:
+        raise unlogged
+    since = guard.get("replay_since")
+    try:
+        figures = await replay(version, since)
+    except DecisionLogNotStoredError as exc:
+        raise unlogged from exc
+    limit = float(guard["max_replay_divergence"])
+    minimum = int(guard.get("min_replay_decisions") or 1)
+    replayed, divergence = int(figures["replayed"]), figures["divergence"]
+    passed = replayed >= minimum and divergence is not None and divergence <= limit
+    figures = {**figures, "max_replay_divergence": limit, "passed": passed}
+    if passed or force:
+        return figures
+    window = f"since {since}" if since else "in the log"
+    unreplayable = f", {figures['unreplayable']} unreplayable" if figures["unreplayable"] else ""
+    if replayed < minimum:
+        why = f"has only {replayed} replayable logged decisions {window} (at least {minimum})"
+    else:
+        why = (
+            f"answers {figures['different']} of {replayed} logged decisions {window} "
+            f"differently ({divergence:.2%} > {limit:.2%}{unreplayable})"
+        )
+    raise PromotionRefusedError(f"snapshot {version} {why}; promote with force to override")
 
-    def __init__(self, promoter: Promoter, store: ShadowStore, shadow_totals: ShadowTotals):
+
+class GuardedPromotions:
+    """`POST /promotions` with a `guard`: the divergence checks, the audit figures, the watch."""
+
+    def __init__(
+        self,
+        promoter: Promoter,
+        store: ShadowStore,
+        shadow_totals: ShadowTotals,
+        replay: ReplayFigures | None = None,
+    ):
         self._promoter = promoter
         self._store = store
         self._shadow_totals = shadow_totals
+        self.replay = replay  # set once the decision log is built (app/entrypoints/http)
 
     async def promote(
         self,
@@ -303,7 +371,22 @@ class GuardedPromotions:
         audit: dict[str, Any] = {"guard": guard}
         if guard.get("max_divergence") is not None:
             totals = self._shadow_totals
-            audit["shadow"] = await _check_divergence(totals, version, guard, force=force)
+            try:
+                audit["shadow"] = await _check_divergence(totals, version, guard, force=force)
+            except PromotionRefusedError as exc:
+                audit_guard(
+                    "guard_refused",
+                    outcome="refused",
+                    env=env,
+                    version=version,
+                    actor=actor,
+                    on_behalf_of=on_behalf_of,
+                    reason=reason,
+                    error=str(exc),
+                )
+                raise
+        if guard.get("max_replay_divergence") is not None:
+            audit["replay"] = await _check_replay(self.replay, version, guard, force=force)
         promotion = await self._promoter.promote(
             version,
             actor=actor,

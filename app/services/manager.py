@@ -22,6 +22,7 @@ from app.services.evaluator import PKGEvaluator
 from app.services.evaluator_cache import MAX_EVALUATOR_CACHE_SIZE, EvaluatorCache
 from app.services.evaluator_loader import EvaluatorLoader
 from app.services.feed import FeedLink, adapt_feed
+from app.services.freshness import Freshness
 from app.services.heartbeat import ServiceHeartbeat
 from app.services.last_known_good import LastKnownGood
 from app.services.logs import get_logger
@@ -68,7 +69,13 @@ class PKGManager:
         self._disk = LastKnownGood(cache)
         self.record = ActivationRecord(self._evaluators, self.metrics)
         self._tasks = BackgroundTasks()
-        self.db_version = DatabaseVersion(pkg_client, self.store, env=self.config.env)
+        self.freshness = Freshness(
+            max_staleness_s=self.config.max_staleness_s, policy=self.config.stale_policy
+        )
+        self.metrics.watch_confirmation_age(self.freshness.age)
+        self.db_version = DatabaseVersion(
+            pkg_client, self.store, env=self.config.env, on_confirmed=self.freshness.confirm
+        )
         self.activator = Activator(
             env=self.config.env,
             evaluators=self._evaluators,
@@ -82,6 +89,7 @@ class PKGManager:
             after_swap=self._after_activation,
         )
         self.started = False
+        self._beats: set[asyncio.Task[None]] = set()  # heartbeats right after an activation
 
     @property
     def env(self) -> str:
@@ -101,6 +109,10 @@ class PKGManager:
         self.started = True
 
     async def stop(self) -> None:
+        for beat in self._beats:
+            beat.cancel()
+        if self._beats:  # none is left holding a database connection as the engine closes
+            await asyncio.wait(self._beats, timeout=self.config.db_timeout_s)
         await self._tasks.stop(after_grace=self.feed.close)
         self.started = False
 
@@ -156,6 +168,11 @@ class PKGManager:
     @property
     def degraded_mode(self) -> bool:
         return not self.healthy or not self.db_connected or self.record.from_cache
+
+    @property
+    def stale(self) -> bool:
+        """Not confirmed against the database for longer than `max_staleness_s` (if set)."""
+        return self.freshness.stale
 
     @property
     def last_error(self) -> str | None:
@@ -219,8 +236,10 @@ class PKGManager:
         self.metrics.set_degraded(self.degraded_mode)
 
     def _after_activation(self) -> None:
-        if self.started:
-            asyncio.create_task(self._heartbeat())  # noqa: RUF006  # best effort, logs itself
+        if self.started:  # best effort, logs itself
+            beat = asyncio.create_task(self._heartbeat())
+            self._beats.add(beat)
+            beat.add_done_callback(self._beats.discard)
 
     async def _on_subscribed(self) -> None:
         await self._converge(source="resubscribe")
@@ -238,4 +257,6 @@ class PKGManager:
         await self.refresh_deployments()
 
     async def _heartbeat(self) -> None:
-        await self.heartbeat.beat(self._evaluators.active)
+        # each beat confirms first, so a heartbeat's time is also a confirmation's (GET /fleet)
+        if await self.db_version.confirm():
+            await self.heartbeat.beat(self._evaluators.active)

@@ -16,6 +16,8 @@ class ManagerConfig:
     db_timeout_s: float = 5.0
     instance_id: str = "pkg-service"
     region: str = "global"
+    max_staleness_s: float | None = None  # PKG_MAX_STALENESS_S (app/services/freshness.py)
+    stale_policy: str = "serve-stale"  # or fail-closed
 
     @property
     def device_id(self) -> str:

@@ -7,6 +7,7 @@ from typing import Any, Final, Protocol
 from app.services.activation import ActivationRecord
 from app.services.evaluator import PKGEvaluator
 from app.services.evaluator_loader import EvaluatorLoader
+from app.services.freshness import Freshness
 
 # the seed's health keys plus ours (db_connected, active_since, db_active_version)
 HEALTH_KEYS: Final = (
@@ -33,6 +34,8 @@ class Reporting(Protocol):
     def record(self) -> ActivationRecord: ...
     @property
     def loader(self) -> EvaluatorLoader: ...
+    @property
+    def freshness(self) -> Freshness: ...
     @property
     def env(self) -> str: ...
     @property
@@ -85,6 +88,18 @@ def metadata_report(manager: Reporting) -> dict[str, Any]:
         "last_swap_duration_ms": record.swap_duration_ms,
         "signature_verification": manager.loader.verifier.enabled,
         "signature_rejections": record.signature_rejections,
+        **freshness_report(manager.freshness),
+    }
+
+
+def freshness_report(freshness: Freshness) -> dict[str, Any]:
+    confirmed_at = freshness.confirmed_at
+    return {
+        "confirmed_at": confirmed_at.isoformat() if confirmed_at else None,
+        "confirmation_age_s": round(freshness.age(), 3),
+        "max_staleness_s": freshness.max_staleness_s,
+        "stale_policy": freshness.policy,
+        "stale": freshness.stale,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -16,6 +17,7 @@ class ManagerMetrics(Protocol):
     def set_active_version(self, version: str | None) -> None: ...
     def set_cached_versions(self, count: int) -> None: ...
     def set_degraded(self, degraded: bool) -> None: ...
+    def watch_confirmation_age(self, age: Callable[[], float]) -> None: ...
 
 
 class DecisionMetrics(Protocol):
@@ -62,6 +64,9 @@ class NullMetrics:
         pass
 
     def set_degraded(self, degraded: bool) -> None:
+        pass
+
+    def watch_confirmation_age(self, age: Callable[[], float]) -> None:
         pass
 
     def observe_decision(

@@ -106,7 +106,11 @@ class GovernanceStore(SnapshotSource, Protocol):
     ) -> int: ...
 
     async def finish_validation_run(
-        self, run_id: int, success: bool, report: dict[str, Any] | None = None
+        self,
+        run_id: int,
+        success: bool,
+        report: dict[str, Any] | None = None,
+        coverage: dict[str, Any] | None = None,
     ) -> None: ...
 
     async def get_validation_runs(
@@ -227,3 +231,30 @@ class DecisionStore(DecisionSink, Protocol):
     ) -> list[DecisionRecord]: ...
 
     async def delete_older_than(self, cutoff: datetime) -> int: ...
+
+
+class RecordedDecisions(Protocol):
+    """The decision log read back page by page, newest first, by keyset (replay)."""
+
+    async def scan(
+        self,
+        *,
+        env: str,
+        since: datetime | None,
+        until: datetime | None,
+        version: str | None,
+        before: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[tuple[tuple[datetime, int], DecisionRecord]]: ...
+
+
+class RuleCountStore(Protocol):
+    """Replicas' fired-rule and decision counts per time bucket (production coverage)."""
+
+    async def flush_rule_counts(
+        self, rules: list[dict[str, Any]], decisions: list[dict[str, Any]]
+    ) -> None: ...
+
+    async def rule_counts(self, version: str, *, since: datetime) -> list[dict[str, Any]]: ...
+
+    async def decision_counts(self, version: str, *, since: datetime) -> list[dict[str, Any]]: ...

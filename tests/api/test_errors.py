@@ -135,6 +135,23 @@ async def test_bad_facts_are_422_naming_the_field(
     assert body["errors"][0]["loc"] == loc
 
 
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "routed"])
+async def test_bad_facts_name_every_bad_field_at_once(app_factory: Any, lean: bool) -> None:
+    api = await app_factory(lean_evaluate=lean)
+    await push_and_promote(api, example("hotel_ops.yaml"))
+    facts = {"tags": [1, "ok", {}], "signals": {"urgency": "high"}, "context": 3}
+    body = assert_problem(await api.post("/evaluate", json=facts), 422)
+    assert [e["loc"] for e in body["errors"]] == [
+        "tags[0]",
+        "tags[2]",
+        "signals.urgency",
+        "context",
+    ]
+    batch = {"items": [{"tags": ["ok"]}, {"tags": [1], "signals": {"u": None}}]}
+    body = assert_problem(await api.post("/evaluate/batch", json=batch), 422)
+    assert [e["loc"] for e in body["errors"]] == ["items[1].tags[0]", "items[1].signals.u"]
+
+
 async def test_absurdly_nested_facts_are_422(app_factory: Any) -> None:
     api = await app_factory(max_facts_depth=8)
     await push_and_promote(api, example("hotel_ops.yaml"))

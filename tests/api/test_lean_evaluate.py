@@ -54,6 +54,13 @@ CASES: list[Case] = [
     ("tags of the wrong type", "/evaluate", {}, reader, _json({"tags": [1]})),
     ("signals of the wrong type", "/evaluate", {}, reader, _json({"signals": {"x": "hi"}})),
     ("context not an object", "/evaluate", {}, reader, _json({"context": 3})),
+    (
+        "every bad field at once",
+        "/evaluate",
+        {},
+        reader,
+        _json({"tags": [1, "ok", {}], "signals": {"urgency": "high"}, "context": []}),
+    ),
     ("too deep", "/evaluate", {}, reader, _json(_deep(40))),
     ("at the depth limit", "/evaluate", {}, reader, _json(_deep(31))),
     ("one over the depth limit", "/evaluate", {}, reader, _json(_deep(32))),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,7 +93,7 @@ def test_serve_refuses_a_public_address_without_tokens(monkeypatch: pytest.Monke
 
 
 def test_push_validate_promote_eval_rollback_status(server: ServerProcess) -> None:
-    code, output = pkgctl("push", str(EXAMPLES / "hotel_ops_v2.yaml"), server=server)
+    code, output = pkgctl("push", str(EXAMPLES / "hotel_ops_v2.yaml"), "--json", server=server)
     assert code == 0, output
     assert json.loads(output)["version"] == "hotel-ops@1.1.0"
     code, output = pkgctl("validate", "hotel-ops@1.1.0", server=server)
@@ -100,15 +101,15 @@ def test_push_validate_promote_eval_rollback_status(server: ServerProcess) -> No
     code, output = pkgctl("promote", "hotel-ops@1.1.0", "--reason", "cli test", server=server)
     assert code == 0, output
     facts = f"@{EXAMPLES / 'facts' / 'vip_allergy.json'}"
-    code, output = pkgctl("eval", facts, server=server)
+    code, output = pkgctl("eval", facts, "--json", server=server)
     assert code == 0, output
     decision = json.loads(output)
     assert decision["snapshot"] == "hotel-ops@1.1.0"
     assert "notify_duty_manager" in [s["name"] for s in decision["subtasks"]]
-    code, output = pkgctl("rollback", "--reason", "cli test", server=server)
+    code, output = pkgctl("rollback", "--reason", "cli test", "--json", server=server)
     assert code == 0, output
     assert json.loads(output)["to_version"] == "hotel-ops@1.0.0"
-    code, output = pkgctl("status", server=server)
+    code, output = pkgctl("status", "--json", server=server)
     assert json.loads(output)["metadata"]["version"] == "hotel-ops@1.0.0"
 
 
@@ -120,11 +121,11 @@ def test_push_reads_a_wasm_file_next_to_the_document(server: ServerProcess, tmp_
         "wasm": {"file": "policy.wasm", "entrypoint": "decision"},
     }
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(document))
-    code, output = pkgctl("push", str(tmp_path / "policy.yaml"), server=server)
+    code, output = pkgctl("push", str(tmp_path / "policy.yaml"), "--json", server=server)
     assert code == 0, output
     assert json.loads(output)["checksum"] == wat.sha256(wat.kitchen_wasm())
     code, output = pkgctl(
-        "eval", '{"tags": ["vip"]}', "--version", "kitchen-cli@1.0.0", server=server
+        "eval", '{"tags": ["vip"]}', "--version", "kitchen-cli@1.0.0", "--json", server=server
     )
     assert json.loads(output)["subtasks"] == wat.DECISION["subtasks"]
 
@@ -158,13 +159,27 @@ def test_a_refused_promotion_exits_1(server: ServerProcess, tmp_path: Path) -> N
 
 
 def test_status_with_an_evaluator_token_shows_the_metadata(server: ServerProcess) -> None:
-    result = runner.invoke(cli, ["status"], env={"PKG_URL": server.url, "PKG_TOKEN": READER})
+    env = {"PKG_URL": server.url, "PKG_TOKEN": READER}
+    result = runner.invoke(cli, ["status", "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["metadata"]["version"].startswith("hotel-ops@")
+    result = runner.invoke(cli, ["status"], env=env)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^status +ok$", result.stdout, re.M), result.stdout
+    assert re.search(r"^version +hotel-ops@", result.stdout, re.M), result.stdout
+
+
+def test_status_with_a_wrong_token_exits_2(server: ServerProcess) -> None:
+    env = {"PKG_URL": server.url, "PKG_TOKEN": "not-a-token-of-this-server"}
+    result = runner.invoke(cli, ["status"], env=env)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == ["error 401: invalid bearer token"]
 
 
 def test_status_without_a_token_shows_health_and_says_why_not_more(server: ServerProcess) -> None:
-    result = runner.invoke(cli, ["status"], env={"PKG_URL": server.url, "PKG_TOKEN": None})
+    result = runner.invoke(
+        cli, ["status", "--json"], env={"PKG_URL": server.url, "PKG_TOKEN": None}
+    )
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body["health"]["status"] == "ok" and body["metadata"] is None
@@ -186,6 +201,7 @@ def test_eval_with_a_policy_decides_locally_without_a_server() -> None:
         "--policy",
         str(EXAMPLES / "hotel_ops.yaml"),
         f"@{EXAMPLES / 'facts' / 'vip_allergy.json'}",
+        "--json",
     )
     assert code == 0, output
     decision = json.loads(output)
@@ -200,6 +216,7 @@ def test_eval_explain_says_which_conditions_held() -> None:
         str(EXAMPLES / "hotel_ops.yaml"),
         "--explain",
         '{"tags": ["vip", "allergy_nuts"]}',
+        "--json",
     )
     assert code == 0, output
     explained = {rule["rule_name"]: rule for rule in json.loads(output)["explain"]}
@@ -223,7 +240,8 @@ def test_eval_runs_a_wasm_policy_locally(tmp_path: Path) -> None:
         "wasm": {"file": "policy.wasm", "entrypoint": "decision"},
     }
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(document))
-    code, output = pkgctl("eval", "--policy", str(tmp_path / "policy.yaml"), '{"tags": ["vip"]}')
+    policy = str(tmp_path / "policy.yaml")
+    code, output = pkgctl("eval", "--policy", policy, '{"tags": ["vip"]}', "--json")
     assert code == 0, output
     assert json.loads(output)["subtasks"] == wat.DECISION["subtasks"]
 
@@ -288,19 +306,21 @@ def test_the_lifecycle_page_does_what_it_says(
         tmp_path_factory.mktemp("lifecycle"),
         PKG_SEED_FILE=str(EXAMPLES / "hotel_ops.yaml"),
         PKG_ADMIN_TOKENS=TOKEN,
+        PKG_DECISION_LOG="database",  # what `pkgctl replay` reads
     )
     process.start()
     monkeypatch.chdir(ROOT)  # the page's paths are relative to the checkout
     try:
         commands = lifecycle_page_commands()
         assert [c[0] for c in commands] == [
-            "test", "eval", "push", "validate", "promote", "eval", "rollback", "status",
+            "test", "eval", "push", "diff", "validate", "replay", "lane", "promote", "eval",
+            "rollback", "status", "fleet",
         ]  # fmt: skip
         for args in commands:
             code, output = pkgctl(*args, server=process)
             assert code == 0, (args, output)
             if args[0] == "eval":  # both examples fire a rule on the demo, as promised
-                assert json.loads(output)["rules"], (args, output)
+                assert "rules: -" not in output and "rules: " in output, (args, output)
     finally:
         process.stop()
 

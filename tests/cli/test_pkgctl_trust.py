@@ -88,7 +88,11 @@ def test_unsigned_pushes_are_refused_and_signed_ones_stored(
     assert code == 0, output
 
     code, output = pkgctl(
-        "push", str(_policy(tmp_path, "cli@2")), server=server, PKG_SIGNING_KEY=str(keys / "ci.pem")
+        "push",
+        str(_policy(tmp_path, "cli@2")),
+        "--json",
+        server=server,
+        PKG_SIGNING_KEY=str(keys / "ci.pem"),
     )
     assert code == 0, output
     (key_id,) = Verifier.from_specs([str(keys / "ci.pub.pem")]).key_ids
@@ -120,7 +124,7 @@ def test_export_then_import_and_audit_verify(
     assert again.read_bytes() == bundle.read_bytes()
 
     assert pkgctl("validate", "cli@3", server=server)[0] == 0
-    code, output = pkgctl("promote", "cli@3", "--actor", "someone-else", server=server)
+    code, output = pkgctl("promote", "cli@3", "--actor", "someone-else", "--json", server=server)
     assert code == 0 and json.loads(output)["actor"] == "ci", output
     code, output = pkgctl("audit", "verify", server=server)
     assert code == 0 and json.loads(output)["ok"] is True, output

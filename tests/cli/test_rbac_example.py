@@ -43,7 +43,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 def pkgctl(server: ServerProcess, *args: str) -> Any:
-    result = runner.invoke(cli, list(args), env={"PKG_URL": server.url, "PKG_TOKEN": TOKEN})
+    env = {"PKG_URL": server.url, "PKG_TOKEN": TOKEN}
+    result = runner.invoke(cli, [*args, "--json"], env=env)
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 

@@ -21,6 +21,9 @@ EXAMPLE = ROOT / "examples" / "wasm" / "hello"
 TOKEN = "wasm-example-token"
 
 
+ANSWERS_READ = frozenset({"eval", "push", "validate", "rollback"})
+
+
 def walkthrough() -> list[str]:
     block = (EXAMPLE / "README.md").read_text().split("```sh", 1)[1].split("```", 1)[0]
     return [line for line in block.splitlines() if line.strip()]
@@ -66,7 +69,9 @@ def test_the_readme_walkthrough_works_as_written(example: Path, tmp_path: Path) 
             words = shlex.split(line, comments=True)
             if words[0] != "pkgctl":
                 continue  # make and cd: done by the fixture
-            result = runner.invoke(cli, words[1:], env={"PKG_URL": server.url, "PKG_TOKEN": TOKEN})
+            # the answers are read as JSON below (pkgctl prints them for people by default)
+            args = [*words[1:], "--json"] if words[1] in ANSWERS_READ else words[1:]
+            result = runner.invoke(cli, args, env={"PKG_URL": server.url, "PKG_TOKEN": TOKEN})
             assert result.exit_code == 0, (line, result.output)
             outputs[" ".join(words[1:3])] = result.stdout
     finally:

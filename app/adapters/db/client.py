@@ -185,9 +185,13 @@ class PKGClient:
         return await self._run(self.validation.create_validation_run(snapshot_id, started_at))
 
     async def finish_validation_run(
-        self, run_id: int, success: bool, report: dict[str, Any] | None = None
+        self,
+        run_id: int,
+        success: bool,
+        report: dict[str, Any] | None = None,
+        coverage: dict[str, Any] | None = None,
     ) -> None:
-        await self._run(self.validation.finish_validation_run(run_id, success, report))
+        await self._run(self.validation.finish_validation_run(run_id, success, report, coverage))
 
     async def get_validation_runs(
         self, snapshot_id: int | None = None, limit: int = 100

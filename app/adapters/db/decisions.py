@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Index, Integer, String, Text, delete, insert, select
+from sqlalchemy import Float, Index, Integer, String, Text, and_, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,6 +34,8 @@ class DecisionLogRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     role: Mapped[str | None] = mapped_column(Text)
     instance: Mapped[str | None] = mapped_column(Text)
+    redacted: Mapped[Any] = mapped_column(JsonDoc, nullable=True)  # 0007
+    caller: Mapped[str | None] = mapped_column(Text, nullable=True)  # 0008
 
 
 COLUMNS = tuple(
@@ -53,6 +55,8 @@ COLUMNS = tuple(
         "outcome",
         "role",
         "instance",
+        "redacted",
+        "caller",
     )
 )
 
@@ -76,6 +80,12 @@ def _without_nul(value: Any) -> Any:
 
 def _record(row: Any) -> DecisionRecord:
     return DecisionRecord(**dict(row._mapping))
+
+
+def _keyed(row: Any) -> tuple[tuple[datetime, int], DecisionRecord]:
+    values = dict(row._mapping)
+    key = int(values.pop("id"))
+    return (values["time"], key), DecisionRecord(**values)
 
 
 class SqlDecisionStore:
@@ -109,6 +119,34 @@ class SqlDecisionStore:
         async with reading(self.engine) as conn:
             rows = (await conn.execute(query.limit(limit))).all()
         return [_record(row) for row in rows]
+
+    async def scan(
+        self,
+        *,
+        env: str,
+        since: datetime | None,
+        until: datetime | None,
+        version: str | None,
+        before: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[tuple[tuple[datetime, int], DecisionRecord]]:
+        """One page of records, newest first, after the keyset `before` (time, id): replay
+        reads the log this way, page by page, never all of it at once."""
+        row = DecisionLogRow
+        query = select(row.id, *COLUMNS).where(row.env == env)
+        if version is not None:
+            query = query.where(row.version == version)
+        if since is not None:
+            query = query.where(row.time >= since)
+        if until is not None:
+            query = query.where(row.time < until)
+        if before is not None:
+            at, key = before
+            query = query.where(or_(row.time < at, and_(row.time == at, row.id < key)))
+        query = query.order_by(row.time.desc(), row.id.desc()).limit(limit)
+        async with reading(self.engine) as conn:
+            rows = (await conn.execute(query)).all()
+        return [_keyed(row) for row in rows]
 
     async def delete_older_than(self, cutoff: datetime) -> int:
         async with writing(self.engine) as conn:

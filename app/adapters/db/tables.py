@@ -254,6 +254,7 @@ class ValidationRunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     success: Mapped[bool | None] = mapped_column(Boolean)
     report: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    coverage: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)  # fixture coverage (0006)
 
 
 class PromotionRow(Base):
@@ -355,6 +356,32 @@ class GuardStatsRow(Base):
     promotion_id: Mapped[int] = mapped_column(
         ForeignKey("pkg_promotion_guards.promotion_id", ondelete="CASCADE"), primary_key=True
     )
+    replica: Mapped[str] = mapped_column(Text, primary_key=True)
+    decisions: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class RuleFireCountRow(Base):
+    """How often one rule fired on one replica, for one version, in one time bucket (0006)."""
+
+    __tablename__ = "pkg_rule_fire_counts"
+
+    version: Mapped[str] = mapped_column(Text, primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    replica: Mapped[str] = mapped_column(Text, primary_key=True)
+    rule: Mapped[str] = mapped_column(Text, primary_key=True)
+    fired: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DecisionCountRow(Base):
+    """One replica's decisions (and error envelopes) on one version in one time bucket (0006)."""
+
+    __tablename__ = "pkg_decision_counts"
+
+    version: Mapped[str] = mapped_column(Text, primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
     replica: Mapped[str] = mapped_column(Text, primary_key=True)
     decisions: Mapped[int] = mapped_column(BigInteger, default=0)
     errors: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -20,6 +20,7 @@ RUN_COLUMNS = (
     ValidationRunRow.finished_at,
     ValidationRunRow.success,
     ValidationRunRow.report,
+    ValidationRunRow.coverage,
 )
 
 
@@ -54,13 +55,17 @@ class SqlValidationRepository:
             return run_id
 
     async def finish_validation_run(
-        self, run_id: int, success: bool, report: dict[str, Any] | None = None
+        self,
+        run_id: int,
+        success: bool,
+        report: dict[str, Any] | None = None,
+        coverage: dict[str, Any] | None = None,
     ) -> None:
         async with writing(self.engine) as conn:
             result = await conn.execute(
                 update(ValidationRunRow)
                 .where(ValidationRunRow.id == run_id)
-                .values(finished_at=utcnow(), success=success, report=report)
+                .values(finished_at=utcnow(), success=success, report=report, coverage=coverage)
             )
             if result.rowcount == 0:
                 raise NotFoundError(f"validation run {run_id} does not exist")

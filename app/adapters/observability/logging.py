@@ -22,6 +22,10 @@ HANDLER_NAME: Final = "pkg"
 # `pkgctl serve` passes `log_config=None`, so they simply propagate to the root handler. An
 # access log uvicorn switched off (handlers removed, propagation off) stays off.
 FOREIGN_LOGGERS: Final = ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic")
+# Alembic says at INFO which dialect it found and each revision it runs ("Context impl
+# SQLiteImpl.", "Running upgrade 0001 -> 0002, ..."): start-up noise in PKG's stream. Its
+# warnings and errors still show; PKG_LOG_LEVEL=DEBUG shows everything.
+QUIETED_LOGGERS: Final = ("alembic",)
 
 
 class _CurrentStderr:
@@ -83,6 +87,9 @@ def _install_root_handler(numeric: int, json: bool) -> None:
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(numeric)
+    for name in QUIETED_LOGGERS:
+        quiet = logging.NOTSET if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
+        logging.getLogger(name).setLevel(quiet)
     for name in FOREIGN_LOGGERS:
         foreign = logging.getLogger(name)
         if foreign.handlers:  # uvicorn's own config (plain `uvicorn app.main:app`): take over

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from prometheus_client import (
@@ -138,6 +138,7 @@ class PrometheusMetrics:
         self._http_children: dict[tuple[str, str, int], tuple[CountTally, HistogramTally]] = {}
         self._evaluation_by_engine: dict[str, HistogramTally] = {}
         self._tallies: list[CountTally | HistogramTally] = []
+        self._confirmation_age: Callable[[], float] | None = None
 
     def _tally(self, tally: Any) -> Any:
         self._tallies.append(tally)
@@ -147,6 +148,8 @@ class PrometheusMetrics:
         """Move every tally into prometheus_client's values (the event loop's thread only)."""
         for tally in self._tallies:
             tally.fold()
+        if self._confirmation_age is not None:  # an age: read when it is exposed
+            self.confirmation_age.set(self._confirmation_age())
 
     async def fold_periodically(self, every_s: float = FOLD_EVERY_S) -> None:
         """Fold every `every_s` until cancelled (the lifespan runs one per worker)."""
@@ -184,6 +187,12 @@ class PrometheusMetrics:
         )
         self.degraded = Gauge(
             "pkg_degraded_mode", "1 while degraded", registry=r, multiprocess_mode="livemax"
+        )
+        self.confirmation_age = Gauge(
+            "pkg_active_version_confirmation_age_seconds",
+            "Seconds since this replica last confirmed its active version against the database",
+            registry=r,
+            multiprocess_mode="livemax",
         )
 
     def _define_operator_metrics(self, r: CollectorRegistry) -> None:
@@ -308,6 +317,11 @@ class PrometheusMetrics:
 
     def set_degraded(self, degraded: bool) -> None:
         self.degraded.set(1 if degraded else 0)
+
+    def watch_confirmation_age(self, age: Callable[[], float]) -> None:
+        """`age()` is read on every fold: before each exposition and every `FOLD_EVERY_S`."""
+        self._confirmation_age = age
+        self.confirmation_age.set(age())
 
     def shadow_decision(self, lane: str, result: str) -> None:
         self.shadow_decisions.labels(lane=lane, result=result).inc()

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api.auth import AdminRole
 from app.api.deps import DecisionLogDep
@@ -30,7 +30,11 @@ class DecisionRecordResponse(BaseModel):
     duration_ms: float | None
     outcome: str
     role: str | None
+    caller: str | None = None
     instance: str | None
+    redacted: list[str] | None = Field(
+        None, description="Mask and drop paths that reached the input (None: not noted)"
+    )
 
 
 class DecisionListResponse(BaseModel):

@@ -1,4 +1,4 @@
-"""Canary lanes (deployments) and device telemetry."""
+"""Canary lanes (deployments), device telemetry, and the replicas of the fleet."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from app.api.auth import AdminRole, ReaderRole
-from app.api.deps import GovernanceDep
+from app.api.deps import GovernanceDep, SettingsDep
 from app.api.schemas import (
     MAX_ID,
     DeploymentPatch,
@@ -16,6 +16,7 @@ from app.api.schemas import (
     DeploymentResponse,
     HeartbeatRequest,
 )
+from app.services.fleet import FleetWindows, fleet_report
 
 router = APIRouter(tags=["fleet"])
 DeviceId = Annotated[str, Path(min_length=1, max_length=200, examples=["door:D-1510"])]
@@ -106,4 +107,31 @@ async def list_devices(
 ) -> list[dict[str, Any]]:
     return await governance.devices(
         device_type=device_type, region=region, version=version, limit=limit
+    )
+
+
+@router.get(
+    "/fleet",
+    summary="Every live replica: the version it serves, when it last confirmed it, its lag",
+)
+async def fleet(
+    governance: GovernanceDep,
+    settings: SettingsDep,
+    _role: ReaderRole,
+    env: str | None = None,
+    version: Annotated[
+        str | None, Query(description="A version being rolled out: its env, by default")
+    ] = None,
+    all: Annotated[
+        bool, Query(description="Also the replicas outside PKG_FLEET_LIVE_WINDOW_S")
+    ] = False,
+) -> dict[str, Any]:
+    windows = FleetWindows.of(
+        live_window_s=settings.fleet_live_window_s,
+        max_staleness_s=settings.max_staleness_s,
+        reconcile_interval_s=settings.reconcile_interval_s,
+        heartbeat_interval_s=settings.heartbeat_interval_s,
+    )
+    return await fleet_report(
+        governance.store, windows=windows, env=env, version=version, include_gone=all
     )

@@ -34,6 +34,10 @@ async def health(request: Request) -> dict[str, Any]:
         }
     status = manager.get_health_status()
     status["status"] = "degraded" if status["degraded_mode"] else "ok"
+    status["stale"] = manager.stale
+    if manager.stale:
+        status["status"] = "degraded"
+        status["last_error"] = manager.freshness.reason(manager.last_error)
     status["redis_expected"] = manager.feed_transport == "redis"
     status["wasm_runtime"] = wasm_runtime = getattr(request.app.state, "wasm_runtime", True)
     active = manager.get_active_evaluator()
@@ -44,11 +48,17 @@ async def health(request: Request) -> dict[str, Any]:
     return dict(status)
 
 
-@router.get("/health/ready", summary="Readiness: 200 only with an active evaluator")
+@router.get(
+    "/health/ready",
+    summary="Readiness: 200 only with an active evaluator, confirmed within PKG_MAX_STALENESS_S",
+)
 async def ready(request: Request) -> Response:
     manager = getattr(request.app.state, "manager", None)
     if manager is None or manager.get_active_evaluator() is None:
         return problem(503, "no active policy snapshot yet", instance="/health/ready")
+    if manager.stale:  # PKG_MAX_STALENESS_S: take it out of the load balancer, say why
+        reason = manager.freshness.reason(manager.last_error)
+        return problem(503, reason, instance="/health/ready")
     return Response(b'{"ready":true}', media_type="application/json")
 
 

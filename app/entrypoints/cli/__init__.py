@@ -2,13 +2,27 @@
 
 The Typer app is in app.py; each topic module adds its commands to it: server.py (serve,
 migrate), policies.py (push, validate, eval, test, fmt), rollout.py (promote, rollback,
-status), compare.py, decisions.py, trust.py (keygen, sign, export, import, audit verify).
+status), lanes.py (lane ..., guard), snapshots.py (snapshot list/get), compare.py,
+decisions.py, trust.py (keygen, sign, export, import, audit verify).
 What they share (options, exit codes, calling a server, printing) is in common.py.
 """
 
 from __future__ import annotations
 
-from app.entrypoints.cli import compare, decisions, policies, rollout, server, trust
+from app.entrypoints.cli import (
+    compare,
+    coverage,
+    decisions,
+    diff,
+    fleet,
+    lanes,
+    policies,
+    replay,
+    rollout,
+    server,
+    snapshots,
+    trust,
+)
 from app.entrypoints.cli.app import cli
 
 # the order `pkgctl --help` lists the commands in (Typer lists them as registered; the topic
@@ -20,11 +34,16 @@ HELP_ORDER = (
     policies.validate,
     rollout.promote,
     rollout.rollback,
+    lanes.guard,
     policies.evaluate,
     compare.compare,
+    diff.diff,
+    replay.replay,
     decisions.decisions,
     rollout.status,
+    fleet.fleet,
     policies.test_document,
+    coverage.production_coverage,
     policies.fmt,
     trust.keygen,
     trust.sign,
@@ -32,6 +51,15 @@ HELP_ORDER = (
     trust.import_bundle,
 )
 cli.registered_commands.sort(key=lambda command: HELP_ORDER.index(command.callback))
+# then the groups: stored snapshots, lanes, the audit trail (any other after them)
+GROUP_ORDER = (snapshots.snapshot, lanes.lane, trust.audit)
+cli.registered_groups.sort(
+    key=lambda group: (
+        GROUP_ORDER.index(group.typer_instance)
+        if group.typer_instance in GROUP_ORDER
+        else len(GROUP_ORDER)
+    )
+)
 
 
 def main() -> None:

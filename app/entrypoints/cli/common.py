@@ -7,7 +7,7 @@ import base64
 import ipaddress
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -18,6 +18,7 @@ from app.client import PKGConnectionError, PKGError, PKGHttpClient
 from app.domain.bundle import GZIP_MAGIC
 from app.domain.document import PolicyDocument, parse_policy_document
 from app.domain.errors import DocumentError
+from app.entrypoints.cli.human import cell, fields
 from app.entrypoints.composition import install_defaults
 from app.services.evaluator import PKGEvaluator
 from app.services.policy_text import load_policy_text
@@ -32,6 +33,9 @@ Token = Annotated[
     ),
 ]
 DEFAULT_URL = "http://127.0.0.1:8080"
+JsonOutput = Annotated[
+    bool, typer.Option("--json", help="Print the server's answer as JSON (for scripts)")
+]
 
 # exit codes, the same for every command: 0 ok; 1 a policy, test or server failure (a failed
 # fixture or validation, a refused promotion, an unreachable server); 2 usage or invalid input
@@ -148,6 +152,22 @@ def show(body: Any, *, keys: tuple[str, ...] | None = None) -> None:
     if keys and isinstance(body, dict):
         body = {k: body.get(k) for k in keys}
     typer.echo(json.dumps(body, indent=2, sort_keys=True, default=str))
+
+
+def output(body: Any, *, as_json: bool, human: Callable[[Any], list[str]] | None = None) -> None:
+    """The answer: as JSON with `--json`, else for people (`human` lines, or the answer's
+    fields, or a table of a list's items: app/entrypoints/cli/human.py)."""
+    if as_json:
+        show(body)
+        return
+    if human is not None:
+        lines = human(body)
+    elif isinstance(body, Mapping):
+        lines = fields(body)
+    else:
+        lines = [cell(body)]
+    for line in lines:
+        typer.echo(line)
 
 
 def fail(message: str, *, code: int = EXIT_INVALID) -> NoReturn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 ARROW = "→"
@@ -41,7 +41,7 @@ def add_totals(into: Counter[str], totals: dict[str, int]) -> None:
         into[key] += value
 
 
-def describe(item: dict[str, Any], *, label: str) -> list[str]:
+def describe(item: Mapping[str, Any], *, label: str) -> list[str]:
     """The lines for one compared input: a header and one line per difference."""
     if not item["differs"]:
         return []

@@ -20,6 +20,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the API. Without tokens configured it only binds a loopback address."""
+    from app.entrypoints.server.serve import CannotListenError
     from app.entrypoints.server.serve import serve as run_server
     from app.settings import Settings
 
@@ -31,7 +32,10 @@ def serve(
             f"refusing to bind {host}: no tokens are configured. Set PKG_ADMIN_TOKENS (and "
             "PKG_EVALUATOR_TOKENS), or bind 127.0.0.1."
         )
-    run_server(settings, host=host, port=port, workers=workers or settings.workers)
+    try:
+        run_server(settings, host=host, port=port, workers=workers or settings.workers)
+    except CannotListenError as exc:
+        fail(str(exc))
 
 
 @cli.command()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from app.adapters.db.client import PKGClient
+from app.adapters.db.coverage import SqlRuleCountRepository
 from app.adapters.db.decisions import SqlDecisionStore
 from app.adapters.db.migrations import upgrade_to_head
 from app.adapters.db.shadow import SqlShadowRepository
@@ -24,6 +25,7 @@ from app.adapters.observability.decision_stdout import StdoutDecisionSink
 from app.adapters.snapshot_cache import FileSnapshotCache
 from app.domain.document import parse_policy_document
 from app.domain.redaction import Redaction
+from app.services.coverage import RuleTally, TallyConfig
 from app.services.decision_log import DecisionLog
 from app.services.governance import Governance, bootstrap
 from app.services.guard import GuardedPromotions, GuardWatch
@@ -32,6 +34,7 @@ from app.services.manager import ManagerConfig, PKGManager
 from app.services.metrics import ManagerMetrics
 from app.services.policy_text import load_policy_text
 from app.services.ports import SnapshotSource
+from app.services.replay import Replay, ReplayConfig
 from app.services.shadow import ShadowConfig, ShadowRunner
 from app.services.signing import Signer, Verifier
 from app.services.trust import Trust
@@ -103,6 +106,20 @@ def build_shadow(
     return shadow, watch, GuardedPromotions(governance, store, shadow.totals_for)
 
 
+def build_rule_tally(settings: Settings, client: PKGClient, shadow: ShadowRunner) -> RuleTally:
+    """Production coverage: counts every answer's fired rules (through `shadow.offer`, before
+    the guard's counter), under the shadow counters' per-process replica key."""
+    config = TallyConfig(
+        replica=shadow.config.replica,
+        bucket_s=settings.coverage_bucket_s,
+        flush_interval_s=settings.coverage_flush_interval_s,
+        db_timeout_s=settings.db_timeout_s,
+    )
+    tally = RuleTally(SqlRuleCountRepository(client.engine), config, then=shadow.counter)
+    shadow.counter = tally
+    return tally
+
+
 def build_decision_log(settings: Settings, client: PKGClient, metrics: Any) -> DecisionLog:
     sink: StdoutDecisionSink | SqlDecisionStore | None = None
     if settings.decision_log == "stdout":
@@ -122,6 +139,18 @@ def build_decision_log(settings: Settings, client: PKGClient, metrics: Any) -> D
         batch_size=settings.decision_log_batch_size,
         retention=timedelta(hours=settings.decision_log_retention_hours),
     )
+
+
+def build_replay(settings: Settings, decision_log: DecisionLog, governance: Governance) -> Replay:
+    """Replay of the logged decisions (POST /snapshots/{v}/replay, promotion guards)."""
+    config = ReplayConfig(
+        max_records=settings.replay_max_records,
+        timeout_s=settings.replay_timeout_s,
+        batch_size=settings.replay_batch_size,
+        max_examples=settings.replay_examples,
+        max_facts_depth=settings.max_facts_depth,
+    )
+    return Replay(decision_log.recorded, governance, env=settings.env, config=config)
 
 
 def build_trust(settings: Settings) -> Trust:

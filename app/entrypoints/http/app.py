@@ -12,16 +12,19 @@ from app.api.lean import LeanEvaluate
 from app.api.limits import BodySizeLimit
 from app.api.openapi import install_openapi
 from app.api.routes import (
+    coverage,
     decisions,
     evaluate,
     fleet,
     governance,
     health,
+    replay,
     schemas,
     shadow,
     snapshots,
 )
 from app.api.telemetry import RequestTelemetry
+from app.api.ui import install_console
 from app.entrypoints.composition import install_defaults
 from app.entrypoints.http.lifespan import lifespan
 from app.services.decision_log import DecisionLog
@@ -70,8 +73,12 @@ def create_app(settings: Settings | None = None) -> PKGApp:
     app.state.shadow = None
     app.state.decision_log = DecisionLog(metrics=app.state.metrics)  # counts; logs once started
     install_error_handlers(app)
-    for module in (evaluate, snapshots, governance, fleet, health, schemas, shadow, decisions):
+    routers = (evaluate, snapshots, governance, fleet, health, schemas, shadow, decisions, replay)
+    for module in routers:
         app.include_router(module.router)
+    app.include_router(coverage.router)  # production coverage and diffs (issue 25)
+    if app.state.settings.ui:
+        install_console(app)  # /ui (docs/console.md): its own route class, no middleware
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
     app.add_middleware(RequestTelemetry, metrics=app.state.metrics)  # outermost: sees every 413

@@ -26,6 +26,8 @@ from app.entrypoints.composition.builders import (
     bootstrap_seed,
     build_decision_log,
     build_manager,
+    build_replay,
+    build_rule_tally,
     build_shadow,
     build_trust,
     migrate,
@@ -110,8 +112,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     await shadow.start()
     await watch.start()
+    rule_tally = build_rule_tally(settings, client, shadow)
+    await rule_tally.start()
+    app.state.rule_tally = rule_tally
     decision_log = build_decision_log(settings, client, app.state.metrics)
     await decision_log.start()
+    app.state.replay = build_replay(settings, decision_log, governance)
+    guarded.replay = app.state.replay.figures
     app.state.manager, app.state.governance = manager, governance
     app.state.shadow, app.state.guarded_promotions = shadow, guarded
     app.state.decision_log = decision_log
@@ -137,7 +144,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         log.info("pkg_stopping", env=settings.env, version=manager.active_version)
         app.state.manager = app.state.governance = None
-        app.state.shadow = app.state.guarded_promotions = None
+        app.state.shadow = app.state.guarded_promotions = app.state.replay = None
         if _global_manager is manager:
             _global_manager = None
         folding.cancel()
@@ -145,6 +152,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await folding
         await watch.stop()
         await shadow.stop()
+        await rule_tally.stop()
         await shadow_store.close()
         await decision_log.stop()  # flushes what is queued, while the database is still open
         await manager.stop()

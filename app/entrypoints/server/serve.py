@@ -28,7 +28,7 @@ from typing import Any, Final
 from app.adapters.observability.logging import configure_logging
 from app.adapters.observability.metrics import MULTIPROC_ENV
 from app.entrypoints.server.protocol import CoalescingHttpToolsProtocol
-from app.entrypoints.server.supervisor import BALANCED, BalancedMultiprocess
+from app.entrypoints.server.supervisor import BALANCED, BalancedMultiprocess, probe_port
 from app.settings import Settings
 
 UVICORN_OPTIONS: Final[dict[str, Any]] = {
@@ -53,7 +53,25 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+class CannotListenError(Exception):
+    """The address to serve on cannot be bound (a port in use, an address not on this host)."""
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Bind `host:port` and let go at once, so a port in use fails before the migrations and
+    the start-up run (uvicorn binds only after the app started). Port 0 (any) always works."""
+    if not port:
+        return
+    try:
+        probe_port(host, port)
+    except OSError as exc:
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise CannotListenError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
+
+
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """Run the server; `CannotListenError` before anything else if `host:port` is taken."""
+    check_can_listen(host, port)
     configure_logging(level=settings.log_level, json=settings.log_json)
     options = uvicorn_options(settings)
     if workers == 1:

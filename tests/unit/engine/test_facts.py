@@ -34,6 +34,33 @@ def test_invalid_facts_name_where_the_problem_is(facts: Any, loc: str) -> None:
     assert caught.value.loc == loc
 
 
+def test_every_bad_field_is_named_at_once_in_order() -> None:
+    facts = {"tags": [1, "ok", {}], "signals": {"urgency": "high", "x": 1}, "context": 3}
+    with pytest.raises(FactsError) as caught:
+        validate_facts(facts)
+    assert [(e.loc, e.msg) for e in caught.value.errors] == [
+        ("tags[0]", "must be a string, not a number"),
+        ("tags[2]", "must be a string, not an object"),
+        ("signals.urgency", "must be a number, not a string"),
+        ("context", "must be an object, not a number"),
+    ]
+    assert (caught.value.loc, caught.value.msg) == ("tags[0]", "must be a string, not a number")
+    assert str(caught.value).count("; ") == 3
+
+
+def test_a_bad_context_is_named_beside_plain_tags_and_signals() -> None:
+    with pytest.raises(FactsError) as caught:
+        validate_facts({"tags": ["vip"], "signals": {"x": 1}, "context": []})
+    assert [e.loc for e in caught.value.errors] == ["context"]
+
+
+def test_errors_located_within_a_batch_item_keep_every_problem() -> None:
+    with pytest.raises(FactsError) as caught:
+        validate_facts({"tags": "vip", "signals": []})
+    inside = caught.value.within("items[3]")
+    assert [e.loc for e in inside.errors] == ["items[3].tags", "items[3].signals"]
+
+
 def test_valid_facts_pass() -> None:
     validate_facts(
         {
