@@ -79,12 +79,14 @@ class Ratio:
 SERVERS: list[ServerSpec] = [
     ServerSpec("pkg-demo", "demo"),
     ServerSpec("pkg-100", "rules100"),
+    ServerSpec("pkg-100-no-ui", "rules100", env={"PKG_UI": "false"}),  # the console's cost
     ServerSpec("fastapi-constant", None),
     ServerSpec("fastapi-stock", None, stock=True),
     ServerSpec("bare-asgi", None, app="bench.bare_asgi:app", app_dir=ROOT),
 ]
 EVAL_DEMO = "POST /evaluate, demo policy"
 EVAL_100 = "POST /evaluate, 100 rules"
+EVAL_100_NO_UI = "POST /evaluate, 100 rules, PKG_UI=false"
 BATCH_100 = "POST /evaluate/batch, 100 items"
 CONSTANT = "FastAPI constant JSON"
 STOCK = "FastAPI constant, stock uvicorn"
@@ -92,6 +94,7 @@ BARE = "bare ASGI constant (the ceiling)"
 SCENARIOS: list[Scenario] = [  # in an order that puts each ratio's two sides side by side
     Scenario(BATCH_100, "pkg-100", "batch100", "/evaluate/batch", BATCH_SIZE),
     Scenario(EVAL_100, "pkg-100", "rules100"),
+    Scenario(EVAL_100_NO_UI, "pkg-100-no-ui", "rules100"),
     Scenario(CONSTANT, "fastapi-constant", "demo"),
     Scenario(EVAL_DEMO, "pkg-demo", "demo"),
     Scenario(STOCK, "fastapi-stock", "demo"),
@@ -102,6 +105,7 @@ RATIOS: list[Ratio] = [
     Ratio("/evaluate 100 rules ÷ FastAPI constant", EVAL_100, CONSTANT, 1.2),
     Ratio("FastAPI constant ÷ the same on stock uvicorn", CONSTANT, STOCK),
     Ratio("batch decisions/s ÷ /evaluate decisions/s", BATCH_100, EVAL_100, 5.0),
+    Ratio("/evaluate with the console ÷ PKG_UI=false", EVAL_100, EVAL_100_NO_UI),
 ]
 WORKER_TARGETS = {EVAL_100: 1.5}
 P99_TARGETS_MS = {(1, EVAL_100): 5.0}  # (workers, scenario): p99 under this many ms
