@@ -9,40 +9,52 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
+from app.services.coverage import RuleTally
 from app.services.decision_log import DecisionLog
 from app.services.governance import Governance
 from app.services.guard import GuardedPromotions
 from app.services.manager import PKGManager
+from app.services.replay import Replay
 from app.services.shadow import ShadowRunner
 from app.settings import Settings
 
 
-async def get_manager(request: Request) -> PKGManager:
-    manager: PKGManager | None = getattr(request.app.state, "manager", None)
-    if manager is None:
+def _started(request: Request, name: str) -> Any:
+    """A part the lifespan puts on `app.state`; 503 until it is there."""
+    part = getattr(request.app.state, name, None)
+    if part is None:
         raise HTTPException(503, "the service is starting")
+    return part
+
+
+async def get_manager(request: Request) -> PKGManager:
+    manager: PKGManager = _started(request, "manager")
     return manager
 
 
 async def get_governance(request: Request) -> Governance:
-    governance: Governance | None = getattr(request.app.state, "governance", None)
-    if governance is None:
-        raise HTTPException(503, "the service is starting")
+    governance: Governance = _started(request, "governance")
     return governance
 
 
 def get_shadow(request: Request) -> ShadowRunner:
-    shadow: ShadowRunner | None = getattr(request.app.state, "shadow", None)
-    if shadow is None:
-        raise HTTPException(503, "the service is starting")
+    shadow: ShadowRunner = _started(request, "shadow")
     return shadow
 
 
 def get_guarded_promotions(request: Request) -> GuardedPromotions:
-    guarded: GuardedPromotions | None = getattr(request.app.state, "guarded_promotions", None)
-    if guarded is None:
-        raise HTTPException(503, "the service is starting")
+    guarded: GuardedPromotions = _started(request, "guarded_promotions")
     return guarded
+
+
+async def get_rule_tally(request: Request) -> RuleTally:
+    tally: RuleTally = _started(request, "rule_tally")
+    return tally
+
+
+async def get_replay(request: Request) -> Replay:
+    replay: Replay = _started(request, "replay")
+    return replay
 
 
 async def get_settings(request: Request) -> Settings:
@@ -66,3 +78,5 @@ ShadowDep = Annotated[ShadowRunner, Depends(get_shadow)]
 GuardedPromotionsDep = Annotated[GuardedPromotions, Depends(get_guarded_promotions)]
 MetricsDep = Annotated[Any, Depends(get_metrics)]
 DecisionLogDep = Annotated[DecisionLog, Depends(get_decision_log)]
+RuleTallyDep = Annotated[RuleTally, Depends(get_rule_tally)]
+ReplayDep = Annotated[Replay, Depends(get_replay)]

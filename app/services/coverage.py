@@ -21,11 +21,11 @@ from typing import Any, Final, Protocol, TypeVar
 
 from app.domain.coverage import fixture_coverage, production_coverage
 from app.domain.document import Fixture
-from app.domain.errors import StoreUnavailableError
 from app.domain.snapshot import PKGSnapshotData
 from app.services.evaluator import PKGEvaluator
 from app.services.logs import get_logger
 from app.services.ports import Row, RuleCountStore
+from app.services.store_link import bounded
 
 log = get_logger("pkg.coverage")
 
@@ -203,13 +203,7 @@ class RuleTally:
             del self._tallies[key]
 
     async def _db(self, call: Awaitable[T]) -> T:
-        try:
-            async with asyncio.timeout(self.config.db_timeout_s):
-                return await call
-        except TimeoutError as exc:
-            raise StoreUnavailableError(
-                f"database did not answer in {self.config.db_timeout_s}s"
-            ) from exc
+        return await bounded(call, self.config.db_timeout_s)
 
     # ------------------------------------------------------------------ reading
     async def report(self, snapshot: PKGSnapshotData, *, since: timedelta) -> dict[str, Any]:

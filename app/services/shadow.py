@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from typing import Any, Final, Protocol, TypeVar
 
 from app.domain.compare import DecisionDiff, compare_decisions, is_error
-from app.domain.errors import StoreUnavailableError
 from app.domain.redaction import Redaction
 from app.services.evaluator import PKGEvaluator
 from app.services.logs import get_logger
 from app.services.ports import ShadowStore
 from app.services.rollout import Route
+from app.services.store_link import bounded
 
 log = get_logger("pkg.shadow")
 
@@ -224,13 +224,7 @@ class ShadowRunner:
         return totals
 
     async def _db(self, call: Awaitable[T]) -> T:
-        try:
-            async with asyncio.timeout(self.config.db_timeout_s):
-                return await call
-        except TimeoutError as exc:
-            raise StoreUnavailableError(
-                f"database did not answer in {self.config.db_timeout_s}s"
-            ) from exc
+        return await bounded(call, self.config.db_timeout_s)
 
     # ------------------------------------------------------------------ the background
     def _lane(self, deployment_id: int, version: str) -> LaneStats:

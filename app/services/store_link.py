@@ -13,6 +13,18 @@ log = get_logger("pkg.manager")
 T = TypeVar("T")
 
 
+async def bounded(work: Awaitable[T], timeout_s: float) -> T:
+    """`await work`, or StoreUnavailableError after `timeout_s` (every database call of a
+    background task goes through this, so a hung database never hangs the task)."""
+    # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that
+    # arrives as the call completes, and a listener that ignores stop() hangs shutdown
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await work
+    except TimeoutError as exc:
+        raise StoreUnavailableError(f"database did not answer in {timeout_s}s") from exc
+
+
 class StoreLink:
     """`call(awaitable)` with a timeout; `connected`/`error` say how the last call went.
 
@@ -26,13 +38,7 @@ class StoreLink:
         self._on_change = on_change
 
     async def call(self, work: Awaitable[T]) -> T:
-        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that
-        # arrives as the call completes, and a listener that ignores stop() hangs shutdown
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                return await work
-        except TimeoutError as exc:
-            raise StoreUnavailableError(f"database did not answer in {self.timeout_s}s") from exc
+        return await bounded(work, self.timeout_s)
 
     def unreachable(self, exc: Exception) -> None:
         if self.connected or self.error is None:

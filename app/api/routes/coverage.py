@@ -5,29 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from app.api.auth import ReaderRole
 from app.api.coverage_schemas import ProductionCoverageResponse, SnapshotDiffResponse
-from app.api.deps import GovernanceDep
+from app.api.deps import GovernanceDep, RuleTallyDep
 from app.domain.diff_report import render
-from app.services.coverage import SINCE_PATTERN, RuleTally, parse_since, production_report
+from app.services.coverage import SINCE_PATTERN, parse_since, production_report
 from app.services.diff import diff_versions
 
 router = APIRouter(tags=["coverage"])
 VersionPath = Annotated[str, Path(min_length=1, max_length=200)]
 MEDIA_TYPES = {"markdown": "text/markdown; charset=utf-8", "text": "text/plain; charset=utf-8"}
-
-
-def get_rule_tally(request: Request) -> RuleTally:
-    tally: RuleTally | None = getattr(request.app.state, "rule_tally", None)
-    if tally is None:
-        raise HTTPException(503, "the service is starting")
-    return tally
-
-
-RuleTallyDep = Annotated[RuleTally, Depends(get_rule_tally)]
 
 
 @router.get(

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminRole
+from app.api.deps import ReplayDep
 from app.api.shadow_schemas import CompareItem
-from app.services.replay import Replay, ReplayWindow
+from app.services.replay import ReplayWindow
 
 router = APIRouter(tags=["shadow"])
 
@@ -77,16 +78,6 @@ class ReplayResponse(BaseModel):
     truncated: bool
     truncated_reason: str | None = Field(description="limit, max_records or deadline")
     next_cursor: str | None
-
-
-async def get_replay(request: Request) -> Replay:
-    replay: Replay | None = getattr(request.app.state, "replay", None)
-    if replay is None:
-        raise HTTPException(503, "the service is starting")
-    return replay
-
-
-ReplayDep = Annotated[Replay, Depends(get_replay)]
 
 
 @router.post(
