@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared
 
-.PHONY: run test check imports docs lock test-latest install install-dev services tools wasm-example lint typecheck pytest bench bench-wasm bench-http bench-mixed bench-propagation bench-shadow bench-decision-log clean
+.PHONY: run test check core imports docs lock test-latest install install-dev services tools wasm-example lint typecheck pytest bench bench-wasm bench-http bench-mixed bench-replay bench-propagation bench-shadow bench-decision-log clean
 
 # uv, the installer, in a venv of its own, checked against the hashes in scripts/uv-requirements.txt
 UV_HOME := .uv
@@ -26,12 +26,23 @@ $(UV): scripts/uv-requirements.txt
 # tests/unit/test_lock.py reports by name). --inexact: `make run` after `make test` keeps the
 # dev tools instead of uninstalling them.
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync -q --frozen --inexact
+	$(UV) sync -q --frozen --inexact --extra compile
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml uv.lock | $(UV)
 	$(UV) sync -q --frozen --extra dev
 	touch $(VENV)/.installed $@
+
+# The decision core compiled with mypyc (app/domain/core.py): rebuilt when one of its sources or
+# the lock changes. A failed build (no C compiler) is reported and leaves the pure-Python modules,
+# which is what app/domain loads whenever the build's stamp does not match its sources.
+CORE_SOURCES := $(patsubst %,app/domain/%.py,native checks conditions dag facts) app/domain/core.py
+CORE_STAMP := app/domain/_compiled/core.json
+$(CORE_STAMP): $(CORE_SOURCES) scripts/build_core.py uv.lock
+	$(BIN)/python scripts/build_core.py || true
+
+## make core: compile the decision core now (make install does); PKG_PURE_PYTHON=1 runs without it
+core: install $(CORE_STAMP)
 
 ## make lock: re-resolve uv.lock from pyproject.toml's ranges (keeps locked versions that still fit;
 ## `make lock UPGRADE=1` moves every package to its newest allowed release)
@@ -49,8 +60,8 @@ test-latest: services tools | $(UV)
 	.venv-latest/bin/mypy
 	.venv-latest/bin/pytest
 
-install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+install: $(VENV)/.installed $(CORE_STAMP)
+install-dev: $(VENV)/.installed-dev $(CORE_STAMP)
 
 ## make run: serve the demo policy (examples/hotel_ops.yaml) on 127.0.0.1:8080, embedded SQLite
 run: install
@@ -108,6 +119,10 @@ bench-http: install-dev services
 ## make bench-mixed: wrk single /evaluate (c32) and /evaluate/batch of 100 (c8) at once on one worker: both p99s, batch ÷ single
 bench-mixed: install-dev
 	$(BIN)/python -m bench.http_mixed
+
+## make bench-replay: 100k logged decisions replayed on a candidate (SQLite), against compare on the same inputs
+bench-replay: install-dev
+	$(BIN)/python -m bench.replay --json bench/out/replay.json
 
 bench-propagation: install-dev services
 	$(BIN)/python -m bench.propagation

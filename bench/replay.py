@@ -1,7 +1,7 @@
 """Replay throughput: logged decisions replayed per second on a candidate, against compare on
 the same inputs, in one run.
 
-    .venv/bin/python -m bench.replay [--records 100000] [--rounds 3] [--database URL]
+    .venv/bin/python -m bench.replay [--records 100000] [--rounds 3] [--database URL] [--json F]
 
 Fills a decision log (SQLite in a temporary file unless `--database` names another database;
 migrated to head) with `--records` decisions hotel-ops@1.0.0 answered on the demo fixtures'
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import json
 import random
 import statistics
 import tempfile
@@ -157,6 +158,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--page", type=int, default=1000, help="records per keyset page")
     parser.add_argument("--database", help="a database URL (default: SQLite in a temp dir)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     install_defaults()  # the native engine, as a server registers it
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,6 +170,17 @@ def main() -> None:
     print(f"  replay   {results['replay']:>10,.0f} records/s   (database pages, one decision each)")
     print(f"  compare  {results['compare']:>10,.0f} inputs/s    (in memory, two decisions each)")
     print(f"  replay ÷ compare {results['ratio']:.2f}")
+    if args.json:
+        figures = {
+            "date": time.strftime("%Y-%m-%d"),
+            "records": args.records,
+            "rounds": args.rounds,
+            "page": args.page,
+            "database": "postgresql" if args.database else "sqlite",
+            **results,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ def rule_edges(rule: Rule) -> tuple[dict[str, Any], ...]:
             edges.append(_edge(names[i - 1], names[i], "sequential", rule))
         elif relationship == "GATE" and gate_source in names:
             edges.append(_edge(gate_source, names[i], "gate", rule))
-    return tuple(dedupe_edges(e for e in edges if e["from"] != e["to"]))
+    return tuple(dedupe_edges([e for e in edges if e["from"] != e["to"]]))
 
 
 def _edge(source: Any, target: str, kind: str, rule: Rule) -> dict[str, Any]:

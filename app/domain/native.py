@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from app.domain.checks import Tests, compile_tests, holds
 from app.domain.conditions import (
     MISSING,
     Check,
@@ -36,6 +37,9 @@ Search = Callable[[Any], bool]
 _NO_RANKS: Final[Ranks] = ()
 _MEMO_LIMIT: Final = 8192
 _MEMO_MAX_LEN: Final = 256
+# Compiled by mypyc, this module tests rules through `checks.holds` (one compiled loop over a
+# table); interpreted, through `compile_check`'s generated functions (the fastest bytecode).
+COMPILED: Final = not __file__.endswith(".py")
 
 
 # ------------------------------------------------------------------------------------ anchors
@@ -180,6 +184,7 @@ class NativeRuleEngine:
             compile_output(c.rule, snapshot.subtask_types) for c in enabled
         ]
         self._checks: list[Check] = []
+        self._tests: list[Tests] = []
         self._unanchored: list[int] = []
         self._tags = StringIndex()
         self._paths: dict[str, PathIndex] = {}
@@ -197,7 +202,10 @@ class NativeRuleEngine:
             position, anchor = chosen
             del remaining[position]  # implied by being found through the anchor
             self._index_for(anchor).add(anchor, rank)
-        self._checks.append(compile_check(remaining))
+        if COMPILED:
+            self._tests.append(compile_tests(remaining))
+        else:
+            self._checks.append(compile_check(remaining))
 
     def _index_for(self, anchor: Anchor) -> StringIndex:
         if anchor.path is None:
@@ -237,9 +245,13 @@ class NativeRuleEngine:
         return found
 
     def fired_ranks(self, facts: Facts) -> list[int]:
-        checks, tags, signals = self._checks, facts_tags(facts), facts_signals(facts)
-        found = self.candidates(facts, tags)
-        return sorted([rank for rank in found if checks[rank](facts, tags, signals)])
+        tags, signals = facts_tags(facts), facts_signals(facts)
+        found = sorted(self.candidates(facts, tags))
+        if COMPILED:
+            tests = self._tests
+            return [rank for rank in found if holds(tests[rank], facts, tags, signals)]
+        checks = self._checks
+        return [rank for rank in found if checks[rank](facts, tags, signals)]
 
     def evaluate(self, task_facts: Mapping[str, Any]) -> dict[str, Any]:
         return self._decide(task_facts, fresh=True)
@@ -250,10 +262,15 @@ class NativeRuleEngine:
         return self._decide(task_facts, fresh=False)
 
     def _decide(self, task_facts: Mapping[str, Any], *, fresh: bool) -> dict[str, Any]:
-        checks, outputs = self._checks, self._outputs
+        outputs = self._outputs
         tags, signals = facts_tags(task_facts), facts_signals(task_facts)
         found = sorted(self.candidates(task_facts, tags))
-        fired = [outputs[rank] for rank in found if checks[rank](task_facts, tags, signals)]
+        if COMPILED:
+            tests = self._tests
+            fired = [outputs[r] for r in found if holds(tests[r], task_facts, tags, signals)]
+        else:
+            checks = self._checks
+            fired = [outputs[r] for r in found if checks[r](task_facts, tags, signals)]
         return assemble(fired, dedupe_across=self._dedupe_across, fresh=fresh)
 
     def explain(self, task_facts: Mapping[str, Any]) -> list[dict[str, Any]]:

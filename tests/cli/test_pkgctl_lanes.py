@@ -4,6 +4,7 @@ their watch; human output by default, `--json` for scripts; help without Python 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 
@@ -126,10 +127,11 @@ def test_a_guarded_promotion_is_watched_and_its_guard_can_be_read(pushed: Server
     assert re.search(r"^action +rollback$", output, re.M), output
 
 
-def test_version_prints_the_installed_version() -> None:
+def test_version_prints_the_installed_version_and_the_decision_core() -> None:
     code, output = pkgctl(None, "--version")
     assert code == 0
-    assert re.fullmatch(r"pkgctl \d+\.\d+\.\d+\S*\n", output), output
+    core = "compiled \\(mypyc\\)" if os.environ.get("PKG_PURE_PYTHON") != "1" else "pure Python .*"
+    assert re.fullmatch(rf"pkgctl \d+\.\d+\.\d+\S*\ndecision core: {core}\n", output), output
 
 
 def _commands(group: list[str]) -> list[list[str]]:

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from app.domain.core import describe as decision_core
+
 DISTRIBUTION = "pkg-service"
 
 
@@ -83,6 +85,7 @@ def pkgctl_version() -> str:
 def _print_version(value: bool) -> None:
     if value:
         typer.echo(f"pkgctl {pkgctl_version()}")
+        typer.echo(f"decision core: {decision_core()}")
         raise typer.Exit()
 
 

@@ -21,6 +21,7 @@ from app.adapters.observability.logging import configure_logging
 from app.adapters.observability.metrics import PrometheusMetrics
 from app.adapters.observability.tracing import configure_tracing
 from app.adapters.opa_wasm import WasmLimits, configure
+from app.domain.core import describe as decision_core
 from app.entrypoints.composition import install_defaults
 from app.entrypoints.composition.builders import (
     bootstrap_seed,
@@ -138,6 +139,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis=bool(settings.redis_url),
         instance=settings.instance_id,
         decision_log=settings.decision_log,
+        decision_core=decision_core(),
     )
     try:
         yield

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.engine.snapshots import comparable, engine_of, oracle
+from app.domain.checks import compile_tests, holds
+from app.domain.conditions import compile_check, facts_signals, facts_tags
+from tests.unit.engine.snapshots import comparable, engine_of, one_rule, oracle, snapshot_of
 
 TAGS = ["vip", "spa", "pet", "allergy_nuts", "allergy_gluten"]
 SIGNALS = ["u", "v"]
@@ -140,3 +143,69 @@ def test_reordering_rules_of_distinct_priority_changes_nothing(
     assert comparable(engine_of(shuffled).evaluate(fact_set)) == comparable(
         engine_of(document).evaluate(fact_set)
     )
+
+
+small = st.sampled_from([None, True, False, 0, 1, 1.0, 2.5, "a", "spa", "2025-01-01"])
+
+
+@st.composite
+def dense_facts(draw: st.DrawFn) -> dict[str, Any]:
+    """Facts where every path the conditions read is present, with the values they compare
+    with: boundaries (`>=` on an equal value, `=` on 1 and 1.0) come up often."""
+    return {
+        "tags": draw(st.lists(st.sampled_from(TAGS), max_size=3)),
+        "signals": {name: draw(small) for name in SIGNALS},
+        "context": {"domain": draw(small), "n": draw(small), "list": draw(st.lists(small))},
+        "items": [{"sku": draw(small), "qty": draw(small)}],
+        "flat": draw(st.one_of(small, st.lists(small, max_size=2))),
+    }
+
+
+@st.composite
+def dense_conditions(draw: st.DrawFn) -> dict[str, Any]:
+    condition = draw(conditions())
+    if condition["op"] not in ("MATCHES",) and condition["type"] != "TAG":
+        condition["value"] = draw(st.one_of(small, st.lists(small, max_size=3)))
+    return condition
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.one_of(st.lists(conditions(), max_size=4), st.lists(dense_conditions(), max_size=2)),
+    st.one_of(facts(), dense_facts()),
+)
+def test_the_table_of_tests_agrees_with_the_generated_check(
+    raw: list[dict[str, Any]], fact_set: dict[str, Any]
+) -> None:
+    """The two forms a rule's conditions compile to (the compiled core runs the table, the
+    interpreter the generated function) answer alike, on every condition shape."""
+    rule = snapshot_of(one_rule(*raw)).rules[0]
+    conditions = rule["conditions"]
+    tags, signals = facts_tags(fact_set), facts_signals(fact_set)
+    expected = compile_check(conditions)(fact_set, tags, signals)
+    assert holds(compile_tests(conditions), fact_set, tags, signals) is expected
+
+
+SMALL = [None, True, False, 0, 1, 1.0, 2.5, -1, "a", "spa", "2025-01-01", ["a", 1], {"k": 1}]
+READS = [("SIGNAL", "u"), ("FACT", "flat"), ("FACT", "context.n"), ("VALUE", "items.0.qty")]
+
+
+@pytest.mark.parametrize("op", ["=", "!=", ">=", "<=", ">", "<", "IN", "EXISTS"])
+@pytest.mark.parametrize(("kind", "key"), READS)
+def test_both_forms_agree_on_every_pair_of_small_values(op: str, kind: str, key: str) -> None:
+    """Every operator, every way of reading a field, every pair of these values: boundaries
+    (an equal value under `>`, 1 against 1.0, booleans against numbers) are all tried."""
+    for value in [*SMALL, ["spa", 1.0, None]]:
+        condition = {"type": kind, "key": key, "op": op, "value": value}
+        conditions = snapshot_of(one_rule(condition)).rules[0]["conditions"]
+        check, tests = compile_check(conditions), compile_tests(conditions)
+        for field in SMALL:
+            fact_set = {
+                "signals": {"u": field},
+                "flat": field,
+                "context": {"n": field},
+                "items": [{"qty": field}],
+            }
+            signals = facts_signals(fact_set)
+            expected = check(fact_set, (), signals)
+            assert holds(tests, fact_set, (), signals) is expected, (condition, field)
