@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared
 
-.PHONY: run test check core imports docs lock test-latest install install-dev services tools wasm-example lint typecheck pytest bench bench-wasm bench-http bench-mixed bench-replay bench-propagation bench-shadow bench-decision-log clean
+.PHONY: run test check core imports docs lock test-latest install install-dev services tools wasm-example lint typecheck pytest bench bench-core bench-wasm bench-http bench-mixed bench-replay bench-propagation bench-shadow bench-decision-log clean
 
 # uv, the installer, in a venv of its own, checked against the hashes in scripts/uv-requirements.txt
 UV_HOME := .uv
@@ -108,6 +108,10 @@ pytest: install-dev
 
 bench: install-dev
 	$(BIN)/python $(SHARED)/bench/run_peers.py --engine bench.engine:factory --engine bench.engine:fresh --json bench/out/peers.json
+
+## make bench-core: make bench's peer run 5 times on the compiled core, once on PKG_PURE_PYTHON=1
+bench-core: install-dev
+	$(BIN)/python -m bench.core
 
 bench-wasm: install-dev
 	$(BIN)/python -m bench.wasm

@@ -37,6 +37,9 @@ def build(into: Path) -> None:
     os.chdir(ROOT)  # mypyc names the modules from their paths: app/domain/native.py
     into.mkdir(parents=True, exist_ok=True)
     (into / STAMP_NAME).unlink(missing_ok=True)  # no stamp until this build has finished
+    stamp = stamp_for()
+    if into.parent != PACKAGE_DIR and stamp["sources"] != stamp_for(into.parent)["sources"]:
+        raise RuntimeError(f"{into.parent} holds other sources than {PACKAGE_DIR}: reinstall it")
     sources = [str((PACKAGE_DIR / f"{name}.py").relative_to(ROOT)) for name in CORE_MODULES]
     with tempfile.TemporaryDirectory() as tmp:
         setup(
@@ -51,7 +54,7 @@ def build(into: Path) -> None:
             old.unlink()
         for path in built:
             shutil.copy2(path, into / path.name)
-    (into / STAMP_NAME).write_text(json.dumps(stamp_for(), indent=2) + "\n")
+    (into / STAMP_NAME).write_text(json.dumps(stamp, indent=2) + "\n")
 
 
 def main() -> int:

@@ -47,6 +47,9 @@ TEXT_ORDER: Final = 6  # a string, compared with `value`
 TEXT_EQUAL: Final = 7  # the string `value`
 PRESENT: Final = 8  # EXISTS: present and not null
 CALL: Final = 9  # `call(field)`
+TEXT_IN: Final = 10  # IN a list of strings only: the string, or a list sharing one
+TEXT_UNEQUAL: Final = 11  # != a string: anything present but that string
+EXACT_FLOAT_LIMIT: Final = 2**53  # an int whose float is exact: float comparisons agree
 
 GE: Final = 0
 LE: Final = 1
@@ -71,6 +74,7 @@ class Test:
         n: int = 0,
         steps: list[tuple[str, int]] | None = None,
         listed: tuple[Any, ...] = (),
+        strings: frozenset[str] = frozenset(),
         call: Callable[[Any], bool] | None = None,
     ) -> None:
         self.read = read
@@ -83,7 +87,13 @@ class Test:
         self.n = n
         self.steps: list[tuple[str, int]] = steps if steps is not None else []
         self.listed = listed
+        self.strings = strings
         self.call = call
+        # NUMBER_ORDER on a float field compares two C doubles when `value` is one exactly
+        self.exact = is_number(value) and (
+            isinstance(value, float) or -EXACT_FLOAT_LIMIT <= value <= EXACT_FLOAT_LIMIT
+        )
+        self.number: float = float(value) if self.exact else 0.0
 
 
 Tests = tuple[Test, ...]
@@ -111,6 +121,10 @@ def _test(condition: Mapping[str, Any]) -> Test:
         return Test(code, TEXT_EQUAL, key=key, value=value, **extra)
     if op == "EXISTS":
         return Test(code, PRESENT, key=key, **extra)
+    if op == "!=" and type(value) is str:
+        return Test(code, TEXT_UNEQUAL, key=key, value=value, **extra)
+    if op == "IN" and type(value) is list and all(type(v) is str for v in value):
+        return Test(code, TEXT_IN, key=key, strings=frozenset(value), **extra)
     return Test(code, CALL, key=key, call=_operator_test(op, value), **extra)
 
 
@@ -142,8 +156,14 @@ def _read(kind: str, key: Any) -> tuple[int, dict[str, Any]] | None:
     return READ_WALK, {"steps": steps}
 
 
-def holds(tests: Tests, facts: Mapping[str, Any], tags: Any, signals: Mapping[str, Any]) -> bool:
-    """Every test holds for these facts (`tags`, `signals` as `facts_tags`/`facts_signals`)."""
+def plain_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """What `holds` takes: a dict (compiled, its lookups are then direct dict calls)."""
+    return mapping if type(mapping) is dict else dict(mapping)
+
+
+def holds(tests: Tests, facts: dict[str, Any], tags: Any, signals: dict[str, Any]) -> bool:
+    """Every test holds for these facts (`tags` as `facts_tags` reads them; `facts` and the
+    facts' `signals` as `plain_dict`s)."""
     for test in tests:
         read = test.read
         kind = test.kind
@@ -170,7 +190,7 @@ def holds(tests: Tests, facts: Mapping[str, Any], tags: Any, signals: Mapping[st
     return True
 
 
-def _field(test: Test, read: int, facts: Mapping[str, Any], signals: Mapping[str, Any]) -> Any:
+def _field(test: Test, read: int, facts: dict[str, Any], signals: dict[str, Any]) -> Any:
     if read == READ_SIGNAL:
         return signals.get(test.key, MISSING)
     if read == READ_TOP:
@@ -190,9 +210,20 @@ def _field(test: Test, read: int, facts: Mapping[str, Any], signals: Mapping[str
 def _passes(test: Test, kind: int, field: Any) -> bool:
     if kind == NUMBER_ORDER:
         kind_of = type(field)
+        if kind_of is float and test.exact:
+            return _ordered_floats(test.order, field, test.number)
         if not (kind_of is float or kind_of is int or is_number(field)):
             return False
         return _ordered(test.order, field, test.value)
+    if kind == TEXT_IN:
+        if type(field) is str:
+            return field in test.strings
+        if isinstance(field, list):
+            strings = test.strings
+            return any(type(item) is str and item in strings for item in field)
+        return False
+    if kind == TEXT_UNEQUAL:
+        return not (type(field) is str and field == test.value)
     if kind == TEXT_ORDER:
         return isinstance(field, str) and _ordered(test.order, field, test.value)
     if kind == TEXT_EQUAL:
@@ -211,3 +242,13 @@ def _ordered(order: int, field: Any, value: Any) -> bool:
     if order == GT:
         return bool(field > value)
     return bool(field < value)
+
+
+def _ordered_floats(order: int, field: float, value: float) -> bool:
+    if order == GE:
+        return field >= value
+    if order == LE:
+        return field <= value
+    if order == GT:
+        return field > value
+    return field < value

@@ -35,16 +35,13 @@ def test_the_builder_steps_give_an_installed_package_that_loads_its_compiled_cor
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PKG_PURE_PYTHON")}
     service, builder = tmp_path / "pkg", tmp_path / "build"
+    fresh = ("--reinstall-package", "pkg-service")  # this tree, not a wheel uv built before
     run(
-        UV,
-        "sync",
-        "-q",
-        "--frozen",
-        "--no-editable",
+        UV, "sync", "-q", "--frozen", "--no-editable", *fresh,
         env={**env, "UV_PROJECT_ENVIRONMENT": str(service)},
-    )
+    )  # fmt: skip
     run(
-        UV, "sync", "-q", "--frozen", "--no-editable", "--extra", "compile",
+        UV, "sync", "-q", "--frozen", "--no-editable", "--extra", "compile", *fresh,
         env={**env, "UV_PROJECT_ENVIRONMENT": str(builder)},
     )  # fmt: skip
     site = service / "lib" / "python3.11" / "site-packages"

@@ -269,7 +269,8 @@ def test_a_decision_is_found_by_its_id_and_in_the_filtered_list(
     assert decided["snapshot"] in text_of(browser, "#decision-record")
     Select(find(browser, "#outcome")).select_by_value("matched")
     browser.find_element(By.CSS_SELECTOR, "form[action='/ui/decisions']:not([role]) button").click()
-    listed = text_of(browser, "#decision-list")
+    wait(browser).until(lambda d: "outcome=matched" in d.current_url)  # the filtered page
+    listed = wait(browser).until(lambda d: d.find_element(By.ID, "decision-list").text)
     assert decided["decision_id"][:12] in listed and "no_match" not in listed
     screenshot(browser, console, "decisions")
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.domain.checks import compile_tests, holds
+from app.domain.checks import compile_tests, holds, plain_dict
 from app.domain.conditions import compile_check, facts_signals, facts_tags
 from tests.unit.engine.snapshots import comparable, engine_of, one_rule, oracle, snapshot_of
 
@@ -183,10 +183,13 @@ def test_the_table_of_tests_agrees_with_the_generated_check(
     conditions = rule["conditions"]
     tags, signals = facts_tags(fact_set), facts_signals(fact_set)
     expected = compile_check(conditions)(fact_set, tags, signals)
-    assert holds(compile_tests(conditions), fact_set, tags, signals) is expected
+    assert holds(compile_tests(conditions), fact_set, tags, plain_dict(signals)) is expected
 
 
-SMALL = [None, True, False, 0, 1, 1.0, 2.5, -1, "a", "spa", "2025-01-01", ["a", 1], {"k": 1}]
+SMALL = [
+    *(None, True, False, 0, 1, 1.0, 2.5, -1, 2**53 - 1, float(2**53)),
+    *("a", "spa", "2025-01-01", ["a", 1], ["spa", "x"], [], {"k": 1}),
+]
 READS = [("SIGNAL", "u"), ("FACT", "flat"), ("FACT", "context.n"), ("VALUE", "items.0.qty")]
 
 
@@ -195,11 +198,11 @@ READS = [("SIGNAL", "u"), ("FACT", "flat"), ("FACT", "context.n"), ("VALUE", "it
 def test_both_forms_agree_on_every_pair_of_small_values(op: str, kind: str, key: str) -> None:
     """Every operator, every way of reading a field, every pair of these values: boundaries
     (an equal value under `>`, 1 against 1.0, booleans against numbers) are all tried."""
-    for value in [*SMALL, ["spa", 1.0, None]]:
+    for value in [*SMALL, ["spa", 1.0, None], ["a", "spa"]]:
         condition = {"type": kind, "key": key, "op": op, "value": value}
         conditions = snapshot_of(one_rule(condition)).rules[0]["conditions"]
         check, tests = compile_check(conditions), compile_tests(conditions)
-        for field in SMALL:
+        for field in [*SMALL, 2**53 + 1, float("inf"), float("nan")]:  # facts can hold these
             fact_set = {
                 "signals": {"u": field},
                 "flat": field,
@@ -208,4 +211,4 @@ def test_both_forms_agree_on_every_pair_of_small_values(op: str, kind: str, key:
             }
             signals = facts_signals(fact_set)
             expected = check(fact_set, (), signals)
-            assert holds(tests, fact_set, (), signals) is expected, (condition, field)
+            assert holds(tests, fact_set, (), plain_dict(signals)) is expected, (condition, field)
