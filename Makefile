@@ -68,8 +68,8 @@ run: install
 	PKG_SEED_FILE=$${PKG_SEED_FILE:-examples/hotel_ops.yaml} $(BIN)/pkgctl serve
 
 ## make test: lint, type-check, the import contracts, the docs site and the whole suite (starts
-## its own PostgreSQL and Redis)
-test: install-dev services tools lint typecheck imports docs pytest
+## its own PostgreSQL and Redis; `services` first: it also brings the C compiler the core needs)
+test: services install-dev tools lint typecheck imports docs pytest
 
 ## make check: the edit-run loop, well under a minute: lint, types, import contracts and the unit
 ## tests (the domain, the services, the engines; no servers, no databases)
