@@ -76,6 +76,12 @@ def choose(
 
 
 CHOICE: Final = choose()
+_unloadable: list[str] = []  # why a matching build still did not load, if it did not
+
+
+def build_failed_to_load(reason: str) -> None:
+    """app/domain/__init__.py: the build matched but its library would not load."""
+    _unloadable.append(reason)
 
 
 def describe() -> str:
@@ -84,4 +90,4 @@ def describe() -> str:
 
     if getattr(native, "COMPILED", False):
         return "compiled (mypyc)"
-    return f"pure Python ({CHOICE.reason})"
+    return f"pure Python ({_unloadable[0] if _unloadable else CHOICE.reason})"

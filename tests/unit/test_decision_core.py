@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,25 @@ def test_the_engine_tests_pass_on_the_pure_python_modules() -> None:
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and "failed" not in run.stdout
+
+
+def test_a_build_that_does_not_load_leaves_the_pure_modules(tmp_path: Path) -> None:
+    """A stamp that matches beside a library that cannot load (a damaged file here): the
+    package still imports, on the pure modules, and says why."""
+    shutil.copytree(ROOT / "app", tmp_path / "app", ignore=shutil.ignore_patterns("_compiled"))
+    compiled = tmp_path / "app" / "domain" / "_compiled"
+    compiled.mkdir()
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    (compiled / f"compiled_core__mypyc{suffix}").write_bytes(b"not a shared library")
+    (compiled / f"native{suffix}").write_bytes(b"not one either")
+    (compiled / core.STAMP_NAME).write_text(json.dumps(core.stamp_for(tmp_path / "app/domain")))
+    run = subprocess.run(
+        [sys.executable, "-P", "-c", "from app.domain import core, native; print(core.describe())"],
+        cwd=tmp_path,
+        env={**{k: v for k, v in os.environ.items() if k != "PKG_PURE_PYTHON"}, "PYTHONPATH": "."},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("pure Python (the build does not load:"), run.stdout
