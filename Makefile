@@ -33,10 +33,11 @@ $(VENV)/.installed-dev: pyproject.toml uv.lock | $(UV)
 	$(UV) sync -q --frozen --extra dev
 	touch $(VENV)/.installed $@
 
-# The decision core compiled with mypyc (app/domain/core.py): rebuilt when one of its sources or
-# the lock changes. A failed build (no C compiler) is reported and leaves the pure-Python modules,
-# which is what app/domain loads whenever the build's stamp does not match its sources.
-CORE_SOURCES := $(patsubst %,app/domain/%.py,native checks conditions dag facts) app/domain/core.py
+# The decision core compiled with mypyc (app/domain/core.py names its modules): rebuilt when a
+# domain module (the core's, or one whose types it compiles against) or the lock changes. A
+# failed build (no C compiler) is reported and leaves the pure-Python modules, which is what
+# app/domain loads whenever the build's stamp does not match its sources.
+CORE_SOURCES := $(wildcard app/domain/*.py)
 CORE_STAMP := app/domain/_compiled/core.json
 $(CORE_STAMP): $(CORE_SOURCES) scripts/build_core.py uv.lock
 	$(BIN)/python scripts/build_core.py || true

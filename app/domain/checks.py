@@ -18,13 +18,12 @@ from typing import Any, Final
 from app.domain.conditions import (
     MISSING,
     ORDERING_OPS,
-    _list_item_field,
-    _operator_test,
-    _test_cost,
-    _walk,
-    _walk_steps,
+    condition_cost,
     is_number,
+    operator_test,
+    path_shape,
     searcher,
+    walk,
 )
 from app.domain.snapshot import decode_value
 
@@ -72,7 +71,7 @@ class Test:
         a: str = "",
         b: str = "",
         n: int = 0,
-        steps: list[tuple[str, int]] | None = None,
+        steps: tuple[tuple[str, int], ...] = (),
         listed: tuple[Any, ...] = (),
         strings: frozenset[str] = frozenset(),
         call: Callable[[Any], bool] | None = None,
@@ -85,7 +84,7 @@ class Test:
         self.a = a
         self.b = b
         self.n = n
-        self.steps: list[tuple[str, int]] = steps if steps is not None else []
+        self.steps = steps
         self.listed = listed
         self.strings = strings
         self.call = call
@@ -101,7 +100,7 @@ Tests = tuple[Test, ...]
 
 def compile_tests(conditions: Sequence[Mapping[str, Any]]) -> Tests:
     """A rule's conditions as tests, cheap and selective ones first (as `compile_check`)."""
-    return tuple(_test(c) for c in sorted(conditions, key=_test_cost))
+    return tuple(_test(c) for c in sorted(conditions, key=condition_cost))
 
 
 def _test(condition: Mapping[str, Any]) -> Test:
@@ -125,7 +124,7 @@ def _test(condition: Mapping[str, Any]) -> Test:
         return Test(code, TEXT_UNEQUAL, key=key, value=value, **extra)
     if op == "IN" and type(value) is list and all(type(v) is str for v in value):
         return Test(code, TEXT_IN, key=key, strings=frozenset(value), **extra)
-    return Test(code, CALL, key=key, call=_operator_test(op, value), **extra)
+    return Test(code, CALL, key=key, call=operator_test(op, value), **extra)
 
 
 def _tag_test(op: str, key: Any, value: Any) -> Test:
@@ -143,17 +142,14 @@ def _read(kind: str, key: Any) -> tuple[int, dict[str, Any]] | None:
         return READ_SIGNAL, {}
     if kind not in ("FACT", "VALUE") or type(key) is not str:
         return None
-    segments = key.split(".")
-    if len(segments) == 1:
+    shape = path_shape(key)
+    if shape.kind == "top":
         return READ_TOP, {}
-    if len(segments) == 2 and not segments[1].isdigit():
-        return READ_CHILD, {"a": segments[0], "b": segments[1]}
-    steps = _walk_steps(segments)
-    item = _list_item_field(segments)
-    if item is not None:
-        first, index, last = item
-        return READ_ITEM, {"a": first, "n": index, "b": last, "steps": steps}
-    return READ_WALK, {"steps": steps}
+    if shape.kind == "child":
+        return READ_CHILD, {"a": shape.a, "b": shape.b}
+    if shape.kind == "item":
+        return READ_ITEM, {"a": shape.a, "n": shape.n, "b": shape.b, "steps": shape.steps}
+    return READ_WALK, {"steps": shape.steps}
 
 
 def plain_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -204,7 +200,7 @@ def _field(test: Test, read: int, facts: dict[str, Any], signals: dict[str, Any]
             entry = items[test.n]
             if isinstance(entry, dict):
                 return entry.get(test.b, MISSING)
-    return _walk(facts, test.steps)
+    return walk(facts, test.steps)
 
 
 def _passes(test: Test, kind: int, field: Any) -> bool:

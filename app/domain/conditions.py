@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import CodeType, MappingProxyType
 from typing import Any, Final
 
@@ -142,53 +143,61 @@ def searcher(pattern: Any) -> Callable[[Any], bool]:
 
 
 # -------------------------------------------------------------------------------------- paths
-def path_resolver(path: str) -> Resolver:
-    """`facts -> value at the dotted path` (`context.guest.tier`, `items.0.sku`), or MISSING."""
+@dataclass(frozen=True, slots=True)
+class PathShape:
+    """How a dotted path is read, decided once: `top` is `facts[a]`, `child` `facts[a][b]`,
+    `item` `facts[a][n][b]` when `a` is a list of objects (any other shape: the walk), `walk`
+    the `steps` (each segment with its list index, -1 when it is no index)."""
+
+    kind: str
+    a: str = ""
+    b: str = ""
+    n: int = 0
+    steps: tuple[tuple[str, int], ...] = ()
+
+
+def path_shape(path: str) -> PathShape:
     segments = path.split(".")
     if len(segments) == 1:
-        (only,) = segments
-        return lambda facts: facts.get(only, MISSING)
+        return PathShape("top", segments[0])
     if len(segments) == 2 and not segments[1].isdigit():
-        first, second = segments
+        return PathShape("child", segments[0], segments[1])
+    steps = tuple((s, int(s) if s.isdigit() else -1) for s in segments)
+    if len(segments) == 3 and segments[1].isdigit():
+        return PathShape("item", segments[0], segments[2], int(segments[1]), steps)
+    return PathShape("walk", steps=steps)
+
+
+def path_resolver(path: str) -> Resolver:
+    """`facts -> value at the dotted path` (`context.guest.tier`, `items.0.sku`), or MISSING."""
+    shape = path_shape(path)
+    first, second, index, steps = shape.a, shape.b, shape.n, shape.steps
+    if shape.kind == "top":
+        return lambda facts: facts.get(first, MISSING)
+    if shape.kind == "child":
 
         def child(facts: Facts) -> Any:
             parent = facts.get(first, MISSING)
             return parent.get(second, MISSING) if isinstance(parent, dict) else MISSING
 
         return child
-    steps = _walk_steps(segments)
-    item = _list_item_field(segments)
-    if item is None:
-        return lambda facts: _walk(facts, steps)
-    first, index, last = item
+    if shape.kind == "walk":
+        return lambda facts: walk(facts, steps)
 
     def item_field(facts: Facts) -> Any:
-        """`first.index.last` without the walk's loop when `first` is a list of objects;
+        """`first.index.second` without the walk's loop when `first` is a list of objects;
         any other shape is walked (a dict keyed "0", an index out of range, ...)."""
         items = facts.get(first)
         if isinstance(items, list) and len(items) > index:
             entry = items[index]
             if isinstance(entry, dict):
-                return entry.get(last, MISSING)
-        return _walk(facts, steps)
+                return entry.get(second, MISSING)
+        return walk(facts, steps)
 
     return item_field
 
 
-def _walk_steps(segments: list[str]) -> list[tuple[str, int]]:
-    """What `_walk` takes: each segment with its list index (-1 when it is no index)."""
-    return [(s, int(s) if s.isdigit() else -1) for s in segments]
-
-
-def _list_item_field(segments: list[str]) -> tuple[str, int, str] | None:
-    """`items.0.sku` → ("items", 0, "sku"): a field of one list item, read without the walk
-    when the value has that shape; None for any other path."""
-    if len(segments) == 3 and segments[1].isdigit():
-        return segments[0], int(segments[1]), segments[2]
-    return None
-
-
-def _walk(current: Any, steps: list[tuple[str, int]]) -> Any:
+def walk(current: Any, steps: Sequence[tuple[str, int]]) -> Any:
     for segment, index in steps:
         if isinstance(current, dict):
             current = current.get(segment, MISSING)
@@ -212,7 +221,7 @@ def compile_condition(condition: Mapping[str, Any]) -> Predicate:
 # A rule's conditions compile into ONE generated function, so testing a candidate rule is one
 # Python call instead of a chain of closures (about 2x faster at 1000 rules): the common shapes
 # (tag presence, thresholds, string equality, EXISTS) are written inline, any other operator
-# calls a small `_operator_test` closure. Values reach the generated code only through its
+# calls a small `operator_test` closure. Values reach the generated code only through its
 # namespace (`k0`, `c0`, ...), never through the source text, so no value is ever parsed.
 _NUMBER_TEST: Final = (
     "((t{i} := v{i}.__class__) is float or t{i} is int"
@@ -243,7 +252,7 @@ def compile_check(conditions: Sequence[Mapping[str, Any]]) -> Check:
     if not conditions:
         return _always_check
     namespace: dict[str, Any] = {"M": MISSING}
-    ordered = sorted(conditions, key=_test_cost)  # pure tests: the order cannot change the result
+    ordered = sorted(conditions, key=condition_cost)  # pure tests: any order, the same result
     tests = [_inline(c, f"{i}", namespace) for i, c in enumerate(ordered)]
     body = " and ".join(f"({test})" for test in tests)
     exec(_compiled(f"def check(facts, tags, signals):\n    return {body}\n"), namespace)
@@ -251,7 +260,7 @@ def compile_check(conditions: Sequence[Mapping[str, Any]]) -> Check:
     return check
 
 
-def _test_cost(condition: Mapping[str, Any]) -> int:
+def condition_cost(condition: Mapping[str, Any]) -> int:
     """Cheap, selective tests first: tag presence, then thresholds, then calls, then `!=`."""
     op = condition["operator"]
     if condition["condition_type"] == "TAG":
@@ -278,7 +287,7 @@ def _inline(condition: Mapping[str, Any], i: str, ns: dict[str, Any]) -> str:
     access = _inline_access(kind, key, i, ns)
     if access is None:
         return "False"  # an unknown type or a non-string key never resolves
-    ns[f"t{i}"] = _operator_test(op, value)
+    ns[f"t{i}"] = operator_test(op, value)
     guard, field = access
     test = _inline_test(op, value, i)
     return f"{guard}(v{i} := {field}) is not M and {test}"
@@ -290,16 +299,15 @@ def _inline_access(kind: str, key: Any, i: str, ns: dict[str, Any]) -> tuple[str
         return "", f"signals.get(k{i}, M)"
     if kind not in ("FACT", "VALUE") or type(key) is not str:
         return None
-    segments = key.split(".")
-    if len(segments) == 1:
+    shape = path_shape(key)
+    if shape.kind == "top":
         return "", f"facts.get(k{i}, M)"
-    if len(segments) == 2 and not segments[1].isdigit():
-        ns[f"a{i}"], ns[f"b{i}"] = segments
+    if shape.kind == "child":
+        ns[f"a{i}"], ns[f"b{i}"] = shape.a, shape.b
         return f"isinstance(q{i} := facts.get(a{i}), dict) and ", f"q{i}.get(b{i}, M)"
-    ns["walk"], ns[f"w{i}"] = _walk, _walk_steps(segments)
-    item = _list_item_field(segments)
-    if item is not None:  # the item's field inline, as `path_resolver` reads it, else the walk
-        ns[f"a{i}"], ns[f"n{i}"], ns[f"b{i}"] = item
+    ns["walk"], ns[f"w{i}"] = walk, shape.steps
+    if shape.kind == "item":  # the item's field inline, as `path_resolver` reads it, else the walk
+        ns[f"a{i}"], ns[f"n{i}"], ns[f"b{i}"] = shape.a, shape.n, shape.b
         shaped = (
             f"isinstance(q{i} := facts.get(a{i}), list) and len(q{i}) > n{i}"
             f" and isinstance(r{i} := q{i}[n{i}], dict)"
@@ -333,7 +341,7 @@ def _inline_test(op: str, value: Any, i: str) -> str:
     return f"t{i}(v{i})"
 
 
-def _operator_test(op: str, value: Any) -> Callable[[Any], bool]:
+def operator_test(op: str, value: Any) -> Callable[[Any], bool]:
     """`field -> bool` for a field known to be present."""
     if op == "=":
         return equality_test(value)

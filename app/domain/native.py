@@ -244,15 +244,6 @@ class NativeRuleEngine:
                 found.update(entry.index.element_ranks(value))
         return found
 
-    def fired_ranks(self, facts: Facts) -> list[int]:
-        tags, signals = facts_tags(facts), facts_signals(facts)
-        found = sorted(self.candidates(facts, tags))
-        if COMPILED:
-            tests, facts_dict, signals_dict = self._tests, plain_dict(facts), plain_dict(signals)
-            return [r for r in found if holds(tests[r], facts_dict, tags, signals_dict)]
-        checks = self._checks
-        return [rank for rank in found if checks[rank](facts, tags, signals)]
-
     def evaluate(self, task_facts: Mapping[str, Any]) -> dict[str, Any]:
         return self._decide(task_facts, fresh=True)
 
@@ -265,25 +256,17 @@ class NativeRuleEngine:
         outputs = self._outputs
         tags, signals = facts_tags(task_facts), facts_signals(task_facts)
         found = sorted(self.candidates(task_facts, tags))
-        if COMPILED:
-            fired = self._fired(found, plain_dict(task_facts), tags, plain_dict(signals))
-        else:
+        if COMPILED:  # the table; a rule with nothing left to test fires without a call
+            tests, facts, fields = self._tests, plain_dict(task_facts), plain_dict(signals)
+            fired = [
+                outputs[rank]
+                for rank in found
+                if not (rule := tests[rank]) or holds(rule, facts, tags, fields)
+            ]
+        else:  # the generated functions
             checks = self._checks
             fired = [outputs[r] for r in found if checks[r](task_facts, tags, signals)]
         return assemble(fired, dedupe_across=self._dedupe_across, fresh=fresh)
-
-    def _fired(
-        self, found: list[int], facts: dict[str, Any], tags: Any, signals: dict[str, Any]
-    ) -> list[RuleOutput]:
-        """The compiled core's loop: a rule with nothing left to test (its anchor was its only
-        condition) fires without a call."""
-        tests, outputs = self._tests, self._outputs
-        fired = []
-        for rank in found:
-            rule_tests = tests[rank]
-            if not rule_tests or holds(rule_tests, facts, tags, signals):
-                fired.append(outputs[rank])
-        return fired
 
     def explain(self, task_facts: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every rule in evaluation order (disabled ones too) with each condition's outcome."""

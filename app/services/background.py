@@ -1,4 +1,5 @@
-"""The manager's background tasks: started together, stopped together, never silently lost."""
+"""Background tasks (the manager's, the rule tally's): started together, stopped together,
+never silently lost."""
 
 from __future__ import annotations
 
@@ -14,24 +15,35 @@ STOP_TIMEOUT_S = 5.0
 
 
 class BackgroundTasks:
-    def __init__(self) -> None:
+    def __init__(self, logger: Any = log) -> None:
         self._tasks: list[asyncio.Task[None]] = []
+        self._log = logger  # where a failing round of `every` is reported
 
     def spawn(self, name: str, work: Coroutine[Any, Any, None]) -> None:
         self._tasks.append(asyncio.create_task(work, name=name))
 
-    def every(self, name: str, interval_s: float, tick: Callable[[], Awaitable[None]]) -> None:
+    def every(
+        self,
+        name: str,
+        interval_s: float,
+        tick: Callable[[], Awaitable[None]],
+        *,
+        failed: str = "manager_loop_error",
+    ) -> None:
+        """`tick()` every `interval_s`; a round that raises is logged as `failed`, and the
+        next one comes as if it had not."""
+
         async def loop() -> None:
             while True:
                 await asyncio.sleep(interval_s)
                 try:
                     await tick()
-                except Exception as exc:  # a loop of the manager: log and go on
-                    log.error("manager_loop_error", error=str(exc), error_type=type(exc).__name__)
+                except Exception as exc:
+                    self._log.error(failed, error=str(exc), error_type=type(exc).__name__)
 
         self.spawn(name, loop())
 
-    async def stop(self, *, after_grace: Callable[[], Awaitable[None]]) -> None:
+    async def stop(self, *, after_grace: Callable[[], Awaitable[None]] | None = None) -> None:
         """Cancel all; `after_grace` (closing the feed) also ends a task whose cancellation got
         lost; a task still running after that is logged, not awaited forever."""
         for task in self._tasks:
@@ -39,7 +51,8 @@ class BackgroundTasks:
         pending: set[asyncio.Task[None]] = set()
         if self._tasks:
             _done, pending = await asyncio.wait(self._tasks, timeout=STOP_GRACE_S)
-        await after_grace()
+        if after_grace is not None:
+            await after_grace()
         if pending:
             _done, pending = await asyncio.wait(pending, timeout=STOP_TIMEOUT_S)
             for task in pending:

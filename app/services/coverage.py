@@ -22,6 +22,7 @@ from typing import Any, Final, Protocol, TypeVar
 from app.domain.coverage import fixture_coverage, production_coverage
 from app.domain.document import Fixture
 from app.domain.snapshot import PKGSnapshotData
+from app.services.background import BackgroundTasks
 from app.services.evaluator import PKGEvaluator
 from app.services.logs import get_logger
 from app.services.ports import Row, RuleCountStore
@@ -92,7 +93,7 @@ class RuleTally:
         self._then = then  # another counter of every answer (the promotion guard's)
         self._clock = clock
         self._tallies: dict[tuple[str, int], BucketTally] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = BackgroundTasks(log)
         self._flushing = asyncio.Lock()
 
     # ------------------------------------------------------------------ the request path
@@ -129,25 +130,14 @@ class RuleTally:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        if self._store is not None:
-            self._task = asyncio.create_task(self._flush_loop(), name="pkg-coverage-flush")
+        if self._store is not None:  # the database may be away: the counts wait for it
+            interval, failed = self.config.flush_interval_s, "coverage_flush_failed"
+            self._tasks.every("pkg-coverage-flush", interval, self.flush, failed=failed)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._tasks.stop()
         with contextlib.suppress(Exception):
             await self.flush()
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.flush_interval_s)
-            try:
-                await self.flush()
-            except Exception as exc:  # the database may be away: the counts wait for it
-                log.warning("coverage_flush_failed", error=str(exc), error_type=type(exc).__name__)
 
     # ------------------------------------------------------------------ flushing
     def local(self, version: str, *, since: datetime) -> tuple[list[Row], list[Row]]:
