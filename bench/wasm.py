@@ -7,22 +7,36 @@ native engine runs the equivalent one-rule snapshot. Each figure is the median o
 Second, a data-reading policy: examples/wasm/rbac's bundle with 1,000 role grants in its
 `data.json` (users u0000..u0999 over 10 roles), against a native snapshot making the same
 decision (one rule per role: `user IN [its 100 users]` and `action IN [its actions]`).
+
+Third, `REAL_MODULES`: four modules that `opa build` compiled from Rego, published in public
+repositories (ABI 1.0, 1.1 and 1.2; two of them read role grants from data, looked up in OPA's
+value tree), each with the input and data its repository evaluates it on (the grants scaled
+to 1,000 users). They are not part of this repository: clone each into `--opa-modules DIR`
+as `DIR/<owner>+<name>` (the bench prints the commands when one is missing); each file is
+checked against its git blob id before it is measured, and the JSON goes to `--json`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
+import os
+import platform
 import statistics
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from app.adapters.opa_wasm import OpaWasm, WasmLimits, configure, fastcall, instance
 from app.domain.bundle import BundleRequest, bundle_document
 from app.domain.document import parse_policy_document
 from app.domain.snapshot import PKGSnapshotData, native_checksum, normalise_rules
+from bench.http import cpu_ticks
 from bench.server import ROOT
 from tests.unit.wasm import wat
 
@@ -108,7 +122,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--opa-modules", type=Path, default=ROOT / "bench" / "opa_modules")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "wasm.json")
     args = parser.parse_args()
+    figures: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds")}
+    figures["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs"
+    steal_before, total_before = cpu_ticks()
 
     wasm = OpaWasm.load_from_bytes(
         wat.kitchen_wasm(), entrypoint="decision", limits=WasmLimits(pool_size=1)
@@ -117,6 +136,7 @@ def main() -> None:
     assert decision["subtasks"][0]["type"] == "escalate", decision
     wasm_us = per_call_us(lambda: wasm.evaluate(FACTS), rounds=args.rounds, calls=args.calls)
     print(f"wasm   (OpaWasm, ABI 1.2 opa_eval): {wasm_us:8.1f} µs/eval")
+    figures["one_rule_wasm_us"] = round(wasm_us, 2)
     public = public_api_engine()
     public_us = per_call_us(lambda: public.evaluate(FACTS), rounds=3, calls=args.calls // 4)
     print(f"wasm   (only wasmtime.Func.__call__):{public_us:7.1f} µs/eval")
@@ -125,11 +145,21 @@ def main() -> None:
     if native is None:
         print("native (NativeRuleEngine): not importable yet, no ratio")
         return
+    figures["one_rule_native_us"] = round(
+        per_call_us(lambda: native.evaluate(FACTS), rounds=args.rounds, calls=args.calls), 2
+    )
     assert native.evaluate(FACTS)["subtasks"][0]["type"] == "escalate"
     native_us = per_call_us(lambda: native.evaluate(FACTS), rounds=args.rounds, calls=args.calls)
     print(f"native (NativeRuleEngine):          {native_us:8.1f} µs/eval")
     print(f"ratio wasm / native:                {wasm_us / native_us:8.1f}x")
-    data_policy(rounds=args.rounds, calls=args.calls)
+    figures["data_policy"] = data_policy(rounds=args.rounds, calls=args.calls)
+    figures["real_modules"] = real_modules(args.opa_modules, rounds=args.rounds, calls=args.calls)
+    steal_after, total_after = cpu_ticks()
+    steal, total = steal_after - steal_before, total_after - total_before
+    figures["steal_pct"] = round(100 * steal / max(1, total), 2)  # CPU the hypervisor took
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"figures: {args.json}")
 
 
 GRANTS = 1000
@@ -173,7 +203,7 @@ def _rbac_native() -> Any:
     return NativeRuleEngine(document.to_snapshot())
 
 
-def data_policy(*, rounds: int, calls: int) -> None:
+def data_policy(*, rounds: int, calls: int) -> dict[str, float]:
     raw = bundle_document(_rbac_bundle(), BundleRequest(version="rbac-bench@1"))
     snapshot = parse_policy_document(raw).to_snapshot()
     # a loaded machine can stall one evaluation past the default 100 ms deadline: not the point
@@ -191,6 +221,165 @@ def data_policy(*, rounds: int, calls: int) -> None:
     native_us = per_call_us(lambda: native.evaluate(RBAC_FACTS), rounds=rounds, calls=calls)
     print(f"native (10 rules, IN 100 users):    {native_us:8.1f} µs/eval")
     print(f"ratio wasm / native (data policy):  {wasm_us / native_us:8.1f}x")
+    return {"wasm_us": round(wasm_us, 2), "native_us": round(native_us, 2)}
+
+
+# ------------------------------------------------------------------------------ real modules
+USERS = [f"u{i:04d}" for i in range(GRANTS)]
+ARTICLE_ROLES = [f"role{r}" for r in range(10)]
+
+
+def _article_grants() -> dict[str, Any]:
+    """opa-webassembly-ts's data (`user_roles`, `role_permissions`), for 1,000 users."""
+    actions = ["read", "edit", "create"]
+    return {
+        "user_roles": {user: [ARTICLE_ROLES[i % 10]] for i, user in enumerate(USERS)},
+        "role_permissions": {
+            role: [{"action": a, "object": "article"} for a in actions[: 1 + k % 3]]
+            for k, role in enumerate(ARTICLE_ROLES)
+        },
+    }
+
+
+def _entrypoint_grants() -> dict[str, Any]:
+    """opa-entrypoint-authorizer's permissions.json with 1,000 users, and one REST route."""
+    roles = ["admin", "namecheck"]
+    return {
+        "permissions": {
+            "user_roles": {user: [roles[i % 2]] for i, user in enumerate(USERS)},
+            "role_permissions": {
+                "namecheck": [{"resources": ["user"], "verbs": ["getname", "list"]}],
+                "admin": [{"resources": ["user"]}],
+            },
+            "public_permissions": [{"resources": ["office"]}],
+            "owner_permissions": [{"resources": ["user"]}],
+        },
+        "entrypointSetting": {
+            "type": "REST",
+            "restEntrypoints": [
+                {"path": "/users", "method": "GET", "require": {"resource": "user", "verb": "list"}}
+            ],
+        },
+        "policyInputMap": {},
+    }
+
+
+@dataclass(frozen=True)
+class RealModule:
+    """A module `opa build` wrote, at `path` in the public repository `repo` (its git blob id
+    `blob`), and the decision it makes on `facts` with `data`: `result`."""
+
+    repo: str
+    path: str
+    blob: str
+    abi: str
+    rego: str  # what it decides, in a few words
+    facts: Mapping[str, Any]
+    data: Callable[[], Any] = dict
+    result: Any = True
+
+    def file(self, root: Path) -> Path:
+        return root / self.repo.replace("/", "+") / self.path
+
+
+REAL_MODULES: list[RealModule] = [
+    RealModule(
+        "srenatus/opa-wasm-browser",
+        "policy.wasm",
+        "7837b15d01b21a0caadd34fbf657dd9a30cd0579",
+        "1.2",
+        'test.p: input.fragment == "moo"',
+        {"fragment": "moo"},
+    ),
+    RealModule(
+        "weihanchen/opa-webassembly-ts",
+        "policy.wasm",
+        "39e25196630f93db159fc7d2a140c12f66ee307b",
+        "1.1",
+        "example.allow: the user's roles' permissions (data) hold {action, object}",
+        {"user": "u0999", "action": "read", "object": "article"},
+        _article_grants,
+    ),
+    RealModule(
+        "onelittlenightmusic/opa-entrypoint-authorizer",
+        "policy.wasm",
+        "3752ff4a600b6933972c9f16e7f4a4633ae241bf",
+        "1.2",
+        "authz.allow: RBAC over data.permissions for the REST route the input matches",
+        {"who": "u0999", "path": "/users", "method": "GET"},
+        _entrypoint_grants,
+    ),
+    RealModule(
+        "mkraft/web-wasm-demo",
+        "policy.wasm",
+        "7fcc85c1087f1cd298ca05fd7568e09e77bb8810",
+        "1.0",
+        'channel-role permissions for a post (an early OPA\'s output: [{"x": ...}])',
+        {
+            "subject": {"type": "person", "attributes": {"channel_role": "admin"}},
+            "operation": "write",
+            "resource": {"type": "post", "attributes": {"channel_id": "foo"}},
+        },
+        lambda: {
+            "post_restricted_channels": {
+                "user": ["c3r1pae4hjrepx6qfghatmeekc"],
+                "guest": [],
+                "admin": [],
+            }
+        },
+    ),
+]
+
+
+def git_blob_id(content: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
+def real_modules(root: Path, *, rounds: int, calls: int) -> list[dict[str, Any]]:
+    """µs per decision of each of `REAL_MODULES` found under `root`, through `OpaWasm.evaluate`
+    (facts in, PKG decision out), through `evaluate_raw` (JSON in, JSON out: without PKG's
+    conversions) and `evaluate_raw` of `{}` (the policy's shortest path: mostly the host)."""
+    figures = []
+    for module in REAL_MODULES:
+        path = module.file(root)
+        if not path.is_file():
+            target = root / module.repo.replace("/", "+")
+            print(f"{module.repo}: not under {root}; to measure it:")
+            print(f"    git clone --depth 1 https://github.com/{module.repo} {target}")
+            continue
+        content = path.read_bytes()
+        if git_blob_id(content) != module.blob:
+            print(f"{module.repo}/{module.path}: not the module measured here (blob id differs)")
+            continue
+        figures.append(measure_module(module, content, rounds=rounds, calls=calls))
+    return figures
+
+
+def measure_module(
+    module: RealModule, content: bytes, *, rounds: int, calls: int
+) -> dict[str, Any]:
+    engine = OpaWasm.load_from_bytes(content, data=module.data())
+    decided = engine.evaluate(module.facts)
+    assert decided["result"] == module.result, (module.repo, decided)
+    payload = json.dumps(module.facts).encode()
+    evaluate_us = per_call_us(lambda: engine.evaluate(module.facts), rounds=rounds, calls=calls)
+    raw_us = per_call_us(lambda: engine.evaluate_raw(payload), rounds=rounds, calls=calls)
+    empty_us = per_call_us(lambda: engine.evaluate_raw(b"{}"), rounds=rounds, calls=calls)
+    print(f"{module.repo} (ABI {module.abi}, {len(content)} bytes): {module.rego}")
+    print(
+        f"    evaluate {evaluate_us:6.1f} µs/decision, evaluate_raw {raw_us:6.1f} µs, "
+        f"on {{}} {empty_us:6.1f} µs"
+    )
+    return {
+        "repo": module.repo,
+        "path": module.path,
+        "blob": module.blob,
+        "abi": module.abi,
+        "bytes": len(content),
+        "evaluate_us": round(evaluate_us, 2),
+        "evaluate_raw_us": round(raw_us, 2),
+        "empty_input_us": round(empty_us, 2),
+    }
 
 
 if __name__ == "__main__":

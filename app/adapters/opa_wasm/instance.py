@@ -94,6 +94,8 @@ class WasmInstance:
         self._data = 0
         self._entrypoint_id = 0
         self._one_shot = False
+        self._context_value = 0  # the evaluation context of a module without one-shot opa_eval
+        self._context_entrypoint = 0
 
     @staticmethod
     def _create_memory(
@@ -149,6 +151,7 @@ class WasmInstance:
         """A name → id map a module exports as a function (`entrypoints`, `builtins`)."""
         if export not in self._func:
             return {}
+        self._arm()
         try:
             value = self._call(export)
             decoded = json.loads(self._dump(self._store, value))
@@ -159,7 +162,11 @@ class WasmInstance:
         return {str(name): int(ident) for name, ident in decoded.items()}
 
     def prepare(self, layout: PolicyLayout, data: bytes) -> None:
-        """Bind builtins and entrypoint, parse `data` once and keep the heap pointer after it."""
+        """Bind builtins and entrypoint, parse `data` once and keep the heap pointer after it.
+
+        A module without the one-shot `opa_eval` (ABI 1.0 and 1.1) also gets its evaluation
+        context here, below that pointer, with the data set once: each evaluation only sets
+        its input (and, when it differs, its entrypoint) instead of three more calls."""
         self._builtins = layout.builtins
         self._strict = layout.strict_builtin_errors
         self._entrypoint_id = layout.entrypoint_id
@@ -173,8 +180,13 @@ class WasmInstance:
             missing = [name for name in _CONTEXT_CALLS if name not in self._func]
             if missing:
                 raise EngineLoadError(f"wasm module lacks OPA ABI exports: {', '.join(missing)}")
+        self._arm()
         try:
             self._data = self._parse(self._store, data)
+            if not self._one_shot:
+                self._context_value = self._call("opa_eval_ctx_new")
+                self._call("opa_eval_ctx_set_data", self._context_value, self._data)
+                self._context_entrypoint = self._set_entrypoint(0)
             self._heap = int(self._call("opa_heap_ptr_get"))
         except WasmEvaluationError as exc:
             raise EngineLoadError(f"wasm policy data could not be loaded: {exc}") from exc
@@ -186,6 +198,7 @@ class WasmInstance:
         result set's bytes."""
         self._failure = None
         self._context = None
+        self._arm()  # one deadline for the whole evaluation, however many calls it takes
         entrypoint = self._entrypoint_id if entrypoint_id is None else entrypoint_id
         if self._one_shot:
             return self._evaluate_one_shot(payload, entrypoint)
@@ -199,24 +212,30 @@ class WasmInstance:
         return self._read_cstring(store, addr)
 
     def _evaluate_with_context(self, payload: bytes, entrypoint: int) -> bytes:
-        store, func = self._store, self._func
+        store, ctx = self._store, self._context_value
+        if entrypoint != self._context_entrypoint:
+            self._context_entrypoint = self._set_entrypoint(entrypoint)
         self._call("opa_heap_ptr_set", self._heap)
         value = self._parse(store, payload)
-        ctx = self._call("opa_eval_ctx_new")
         self._call("opa_eval_ctx_set_input", ctx, value)
-        self._call("opa_eval_ctx_set_data", ctx, self._data)
-        if "opa_eval_ctx_set_entrypoint" in func:
-            self._call("opa_eval_ctx_set_entrypoint", ctx, entrypoint)
-        elif entrypoint != 0:
-            raise WasmEvaluationError("this ABI 1.0 module evaluates only its default entrypoint")
         code = self._call("eval", ctx)
         if code != 0:
             raise WasmEvaluationError(f"wasm eval() returned error code {code}")
         result = self._call("opa_eval_ctx_get_result", ctx)
         return self._dump(store, result)
 
-    def _call(self, name: str, *args: int) -> int:
+    def _set_entrypoint(self, entrypoint: int) -> int:
+        if "opa_eval_ctx_set_entrypoint" in self._func:
+            self._call("opa_eval_ctx_set_entrypoint", self._context_value, entrypoint)
+        elif entrypoint != 0:
+            raise WasmEvaluationError("this ABI 1.0 module evaluates only its default entrypoint")
+        return entrypoint
+
+    def _arm(self) -> None:
+        """The deadline, counted from now (epoch ticks), for everything until the next arm."""
         self._store.set_epoch_deadline(self._ticks)
+
+    def _call(self, name: str, *args: int) -> int:
         try:
             return self._fast[name](*args)
         except Exception as exc:

@@ -76,7 +76,7 @@ def to_output(result_set: Any) -> dict[str, Any]:
     if not isinstance(result_set, list):
         raise WasmEvaluationError("wasm policy returned a result set that is not an array")
     first = result_set[0] if result_set else None
-    value = first.get("result") if isinstance(first, dict) else None
+    value = _bound_value(first)
     if isinstance(value, dict) and any(key in value for key in _OUTPUT_KEYS):
         output: dict[str, Any] = {}
         for key in _OUTPUT_KEYS:
@@ -86,6 +86,16 @@ def to_output(result_set: Any) -> dict[str, Any]:
             output[key] = part or []
         return output
     return {"subtasks": [], "dag": [], "rules": [], "result": value}
+
+
+def _bound_value(binding: Any) -> Any:
+    """The value of a result set's first binding: `result`, as `opa build` names it, or the one
+    variable an older module's query binds (`[{"x": true}]` from an ABI 1.0 module)."""
+    if not isinstance(binding, dict):
+        return None
+    if "result" in binding or len(binding) != 1:
+        return binding.get("result")
+    return next(iter(binding.values()))
 
 
 class OpaWasm:

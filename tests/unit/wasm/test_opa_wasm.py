@@ -13,6 +13,7 @@ import pytest
 
 import app.adapters.opa_wasm as opa_wasm
 from app.adapters.opa_wasm import OpaWasm, WasmEvaluationError, WasmLimits
+from app.adapters.opa_wasm.instance import WasmInstance
 from app.adapters.opa_wasm.runtime import runtime
 from app.domain.engine import ENGINE_REGISTRY, build_engine
 from app.domain.errors import ChecksumMismatchError, EngineLoadError
@@ -174,6 +175,48 @@ def test_modules_without_opa_eval_use_the_context_calls(minor: int | None) -> No
     assert echo.evaluate({"a": [1]})["result"] == {"input": {"a": [1]}, "data": {"d": 1}}
     assert echo.evaluate({"b": 2})["result"] == {"input": {"b": 2}, "data": {"d": 1}}
     const = OpaWasm.load_from_bytes(artifact, entrypoint="ctx/const")
+    assert const.evaluate({}) == {**EMPTY, "result": True}
+
+
+def test_a_context_module_switches_entrypoints_call_by_call() -> None:
+    # the evaluation context is made once per instance: each call still gets its own entrypoint
+    engine = OpaWasm.load_from_bytes(
+        wat.compile_wat(wat.context_wat()), entrypoint="ctx/echo", data={"d": 1}, limits=LIMITS
+    )
+    for n in range(3):
+        assert engine.evaluate({"n": n}, entrypoint="ctx/const")["result"] is True
+        assert engine.evaluate({"n": n})["result"] == {"input": {"n": n}, "data": {"d": 1}}
+        echoed = engine.evaluate({"m": n}, entrypoint="ctx/echo")["result"]
+        assert echoed == {"input": {"m": n}, "data": {"d": 1}}
+
+
+def test_the_deadline_covers_the_whole_evaluation_not_each_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the clock passes the deadline between two calls into the module (the input parsed,
+    # `eval` not yet called): the evaluation stops there instead of starting a new deadline
+    engine = OpaWasm.load_from_bytes(
+        wat.compile_wat(wat.context_wat()), entrypoint="ctx/echo", limits=LIMITS
+    )
+    parse = WasmInstance._parse
+
+    def parse_then_stall(self: WasmInstance, store: Any, data: bytes) -> int:
+        value = parse(self, store, data)
+        for _ in range(engine.limits.deadline_ticks + 1):
+            runtime().engine.increment_epoch()
+        return value
+
+    monkeypatch.setattr(WasmInstance, "_parse", parse_then_stall)
+    with pytest.raises(WasmEvaluationError, match=DEADLINE):
+        engine.evaluate({"a": 1})
+    monkeypatch.undo()
+    assert engine.evaluate({"a": 1})["result"] == {"input": {"a": 1}, "data": {}}
+
+
+def test_an_older_modules_result_variable_is_its_result() -> None:
+    # OPA's first wasm releases bound the query's value to `x`: `[{"x": true}]`
+    artifact = wat.compile_wat(wat.context_wat(minor=None, binding="x"))
+    const = OpaWasm.load_from_bytes(artifact, entrypoint="ctx/const", limits=LIMITS)
     assert const.evaluate({}) == {**EMPTY, "result": True}
 
 

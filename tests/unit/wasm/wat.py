@@ -320,9 +320,12 @@ _CONTEXT = """
 """
 
 
-def context_wat(*, minor: int | None = 1, builtins: list[str] | None = None) -> str:
+def context_wat(
+    *, minor: int | None = 1, builtins: list[str] | None = None, binding: str = "result"
+) -> str:
     """No `opa_eval`: the eval-context calls. Entrypoints `ctx/echo` (→ {input, data}) and
-    `ctx/const` (→ true). `minor=None` leaves out the ABI globals (a 1.0 module)."""
+    `ctx/const` (→ true). `minor=None` leaves out the ABI globals (a 1.0 module); `binding`
+    names the result set's variable (older OPA releases bound `x`)."""
     globals_ = (
         ""
         if minor is None
@@ -333,7 +336,7 @@ def context_wat(*, minor: int | None = 1, builtins: list[str] | None = None) -> 
         **_COMMON_STRINGS,
         "EPS": _ids(["ctx/echo", "ctx/const"]),
         "BIS": _ids(builtins or []),
-        "OPEN": '[{"result":',
+        "OPEN": f'[{{"{binding}":',
         "CLOSE": "}]",
         "TRUE": "true",
         "INPUTKEY": '{"input":',
