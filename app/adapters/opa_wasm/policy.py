@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+import orjson
+
 from app.adapters.opa_wasm.errors import WasmEvaluationError
 from app.adapters.opa_wasm.instance import PolicyLayout, WasmInstance
 from app.adapters.opa_wasm.limits import WasmLimits, current_limits
@@ -18,7 +20,16 @@ from app.domain.snapshot import DEFAULT_ENTRYPOINT, PKGSnapshotData
 
 _OUTPUT_KEYS: Final = ("subtasks", "dag", "rules")
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_loads = json.JSONDecoder().decode
+_loads = json.JSONDecoder().decode  # not orjson: it reads integers beyond 64 bits as floats
+
+
+def _encode(value: Any) -> bytes:
+    """JSON bytes of `value`: orjson (a microsecond less per decision), or the standard
+    library for what orjson refuses (integers beyond 64 bits, keys that are not strings)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return _dumps(value).encode()
 
 
 def _resolve_entrypoint(declared: dict[str, int], wanted: str | None) -> int:
@@ -165,8 +176,7 @@ class OpaWasm:
         limits = limits or current_limits()
         host = runtime()
         module = host.module(digest, wasm_bytes)
-        data_json = data if isinstance(data, bytes) else _dumps({} if data is None else data)
-        data_json = data_json.encode() if isinstance(data_json, str) else data_json
+        data_json = data if isinstance(data, bytes) else _encode({} if data is None else data)
         first = WasmInstance(host.engine, module, limits=limits)
         declared = first.declared("entrypoints")
         _check_entrypoints(declared, entrypoints)
@@ -215,10 +225,10 @@ class OpaWasm:
         """Evaluate the default entrypoint, or `entrypoint` (any the module declares)."""
         entrypoint_id = None if entrypoint is None else self.entrypoint_id(entrypoint)
         try:
-            payload = _dumps(task_facts if isinstance(task_facts, dict) else dict(task_facts))
+            payload = _encode(task_facts if isinstance(task_facts, dict) else dict(task_facts))
         except (TypeError, ValueError) as exc:
             raise WasmEvaluationError(f"task facts are not JSON: {exc}") from exc
-        raw = self.evaluate_raw(payload.encode(), entrypoint_id)
+        raw = self.evaluate_raw(payload, entrypoint_id)
         try:
             result_set = _loads(raw.decode())
         except ValueError as exc:

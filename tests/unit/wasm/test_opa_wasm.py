@@ -178,6 +178,14 @@ def test_modules_without_opa_eval_use_the_context_calls(minor: int | None) -> No
     assert const.evaluate({}) == {**EMPTY, "result": True}
 
 
+def test_integers_beyond_64_bits_reach_the_policy_and_come_back_exact() -> None:
+    engine = OpaWasm.load_from_bytes(
+        wat.compile_wat(wat.context_wat()), entrypoint="ctx/echo", data={1: 2**70}, limits=LIMITS
+    )
+    facts = {"n": 2**70 + 1, "m": -(2**65)}
+    assert engine.evaluate(facts)["result"] == {"input": facts, "data": {"1": 2**70}}
+
+
 def test_a_context_module_switches_entrypoints_call_by_call() -> None:
     # the evaluation context is made once per instance: each call still gets its own entrypoint
     engine = OpaWasm.load_from_bytes(
