@@ -127,7 +127,7 @@ bench-mixed: install-dev
 
 ## make bench-replay: 100k logged decisions replayed on a candidate (SQLite), against compare on the same inputs
 bench-replay: install-dev
-	$(BIN)/python -m bench.replay --json bench/out/replay.json
+	$(BIN)/python -m bench.replay --json bench/out/replay_sqlite.json
 
 bench-propagation: install-dev services
 	$(BIN)/python -m bench.propagation

@@ -176,7 +176,7 @@ def main() -> None:
             "records": args.records,
             "rounds": args.rounds,
             "page": args.page,
-            "database": "postgresql" if args.database else "sqlite",
+            "database": (args.database or "sqlite").split(":")[0].split("+")[0],
             **results,
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -118,6 +118,23 @@ def public_api_engine() -> OpaWasm:
         setattr(instance, "bind", original)  # noqa: B010
 
 
+def export_call_us(engine: OpaWasm, *, rounds: int, calls: int) -> dict[str, float]:
+    """One call of an export that does nothing (`opa_heap_ptr_get`), the fast path against
+    `Func.__call__`: what every call into a module costs the host."""
+    instance = engine._pool.acquire()  # bench only: one instance, used by nothing else now
+    try:
+        instance._store.set_epoch_deadline(10**9)  # calls outside an evaluation: no deadline
+        func = instance._func["opa_heap_ptr_get"]
+        fast, slow = fastcall.bind(instance._store, func), fastcall._slow(instance._store, func)
+        assert fast() == slow()
+        fast_us = per_call_us(fast, rounds=rounds, calls=calls * 10)
+        slow_us = per_call_us(slow, rounds=rounds, calls=calls)
+    finally:
+        engine._pool.discard(instance)  # its deadline is not an evaluation's any more
+    print(f"one export call: {fast_us:.2f} µs (Func.__call__: {slow_us:.2f} µs)")
+    return {"fast_us": round(fast_us, 3), "func_call_us": round(slow_us, 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
@@ -140,6 +157,7 @@ def main() -> None:
     public = public_api_engine()
     public_us = per_call_us(lambda: public.evaluate(FACTS), rounds=3, calls=args.calls // 4)
     print(f"wasm   (only wasmtime.Func.__call__):{public_us:7.1f} µs/eval")
+    figures["export_call_us"] = export_call_us(wasm, rounds=args.rounds, calls=args.calls)
 
     native = native_engine()
     if native is None:

@@ -29,9 +29,10 @@ class BackgroundTasks:
         tick: Callable[[], Awaitable[None]],
         *,
         failed: str = "manager_loop_error",
+        level: str = "error",
     ) -> None:
-        """`tick()` every `interval_s`; a round that raises is logged as `failed`, and the
-        next one comes as if it had not."""
+        """`tick()` every `interval_s`; a round that raises is logged as `failed` at `level`,
+        and the next one comes as if it had not."""
 
         async def loop() -> None:
             while True:
@@ -39,7 +40,8 @@ class BackgroundTasks:
                 try:
                     await tick()
                 except Exception as exc:
-                    self._log.error(failed, error=str(exc), error_type=type(exc).__name__)
+                    report = getattr(self._log, level)
+                    report(failed, error=str(exc), error_type=type(exc).__name__)
 
         self.spawn(name, loop())
 

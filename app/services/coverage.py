@@ -132,7 +132,9 @@ class RuleTally:
     async def start(self) -> None:
         if self._store is not None:  # the database may be away: the counts wait for it
             interval, failed = self.config.flush_interval_s, "coverage_flush_failed"
-            self._tasks.every("pkg-coverage-flush", interval, self.flush, failed=failed)
+            self._tasks.every(
+                "pkg-coverage-flush", interval, self.flush, failed=failed, level="warning"
+            )
 
     async def stop(self) -> None:
         await self._tasks.stop()

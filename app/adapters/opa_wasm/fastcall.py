@@ -5,8 +5,9 @@
 and return i32, so a caller can check the type once, at bind time, and then go straight to
 `wasmtime_func_call_unchecked`: arguments and result share one buffer of raw values built once,
 and the C function is called through a prototype of plain addresses, so ctypes converts
-nothing but integers (0.4 µs a call, against 1.7 µs through `wasmtime_func_call` with typed
-arguments and 2.3 µs with wasmtime-py's wrapper; bench/wasm.py). This leans on wasmtime-py's
+nothing but integers (an export that does nothing: 0.9 µs a call, against 1.7 µs through
+`wasmtime_func_call` with typed arguments, timed when this replaced it on 2026-12-07;
+`make bench-wasm` prints today's figure against `Func.__call__`). This leans on wasmtime-py's
 ctypes bindings (`wasmtime._ffi`, `wasmtime._bindings`); if they are not what we expect, `bind`
 falls back to `Func.__call__`.
 """
