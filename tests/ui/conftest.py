@@ -19,7 +19,11 @@ from typing import Any
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -201,9 +205,29 @@ def console(
 
 
 # ---------------------------------------------------------------------------- browsing
+# chromedriver's other word for a stale element: a node found on the page being replaced
+_DETACHED = "does not belong to the document"
+
+
+class _PageWait(WebDriverWait[WebDriver]):
+    """`WebDriverWait` that also retries a node detached by the page replacing it, which
+    chromedriver sometimes reports as a plain `WebDriverException` instead of a stale one."""
+
+    def until(self, method: Callable[[WebDriver], Any], message: str = "") -> Any:
+        def attempt(driver: WebDriver) -> Any:
+            try:
+                return method(driver)
+            except WebDriverException as exc:
+                if _DETACHED in (exc.msg or ""):
+                    raise StaleElementReferenceException(exc.msg) from exc
+                raise
+
+        return super().until(attempt, message)
+
+
 def wait(driver: WebDriver, timeout: float = WAIT_S) -> WebDriverWait[WebDriver]:
     """Polls; a page that is being replaced (an element gone stale, not there yet) is retried."""
-    return WebDriverWait(
+    return _PageWait(
         driver,
         timeout,
         poll_frequency=0.1,
